@@ -1,0 +1,279 @@
+"""`telerad`: the command line that IT, scripts and the OS scheduler rely on.
+
+Every command works on one profile (``--profile DIR`` or ``TELERAD_PROFILE``), creates it
+on first use without asking, prints one clear line and exits non-zero on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from app import __version__
+from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
+from app.errors import ConfigError, TeleradError
+from app.profile import PROFILE_ENV, resolve_profile_dir
+from app.workstation import open_settings, open_workstation
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+STUDY_COLUMNS = (
+    ("patient_name", "PATIENT", 24), ("patient_id", "PATIENT ID", 12),
+    ("study_date", "DATE", 8), ("modalities", "MOD", 5), ("description", "DESCRIPTION", 24),
+    ("instances", "IMAGES", 6), ("received_at", "RECEIVED (UTC)", 19),
+    ("assigned_reporter", "REPORTER", 10), ("study_uid", "STUDY UID", 64),
+)
+
+
+def _profile_root(args: argparse.Namespace) -> Path:
+    return resolve_profile_dir(args.profile)
+
+
+# ---- commands --------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the node in the foreground until SIGINT/SIGTERM."""
+    from app.node import StorageNode
+
+    workstation = open_workstation(_profile_root(args))
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+    host, port = node.start(args.host, args.port, args.ae_title)
+    print(f"telerad node {node.ae_title} listening on {host}:{port} "
+          f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
+    _wait_for_signal()
+    node.stop()
+    workstation.close()
+    print("telerad node stopped", flush=True)
+    return EXIT_OK
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    workstation = open_workstation(_profile_root(args))
+    studies = workstation.store.list_studies()
+    workstation.close()
+    if args.json:
+        print(json.dumps([asdict(study) for study in studies], indent=2))
+        return EXIT_OK
+    rows = [[_cell(getattr(study, key)) for key, _, _ in STUDY_COLUMNS] for study in studies]
+    print(_table([title for _, title, _ in STUDY_COLUMNS], rows,
+                 [width for _, _, width in STUDY_COLUMNS]))
+    print(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}")
+    return EXIT_OK
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, tuple):
+        return "/".join(map(str, value))
+    text = str(value)
+    return text[:19] if text[:4].isdigit() and "T" in text[:11] else text
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
+    widths = [min(w, max([len(h), *(len(r[i]) for r in rows)])) for i, (h, w)
+              in enumerate(zip(header, widths, strict=True))]
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+    return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def cmd_peers_add(args: argparse.Namespace) -> int:
+    paths, settings = open_settings(_profile_root(args))
+    peer = Peer(validate_ae_title(args.ae_title), args.host or "", args.port or 0, args.role)
+    others = tuple(p for p in settings.peers if p.ae_title != peer.ae_title)
+
+    save_settings(settings.with_peers((*others, peer)), paths.settings)
+    print(f"peer {peer.ae_title} saved ({peer.role})")
+    return EXIT_OK
+
+
+def cmd_peers_list(args: argparse.Namespace) -> int:
+    _, settings = open_settings(_profile_root(args))
+    rows = [[p.ae_title, p.host or "any", str(p.port or ""), p.role] for p in settings.peers]
+    print(_table(["AE TITLE", "HOST", "PORT", "ROLE"], rows, [16, 40, 5, 6]))
+    return EXIT_OK
+
+
+def cmd_peers_remove(args: argparse.Namespace) -> int:
+    paths, settings = open_settings(_profile_root(args))
+    if settings.peer(args.ae_title) is None:
+        raise ConfigError(f"no peer with AE title {args.ae_title!r}")
+
+    remaining = tuple(p for p in settings.peers if p.ae_title != args.ae_title.strip())
+    save_settings(settings.with_peers(remaining), paths.settings)
+    print(f"peer {args.ae_title} removed")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    workstation = open_workstation(_profile_root(args))
+    count = len(workstation.audit.events())
+    broken = workstation.audit.verify()
+    workstation.close()
+    if broken:
+        print(f"audit trail BROKEN at entry {broken.seq}: {broken.reason}")
+        return EXIT_FAILURE
+    print(f"audit trail intact: {count} entries")
+    return EXIT_OK
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    workstation = open_workstation(_profile_root(args))
+    events = workstation.audit.events()[-args.limit:] if args.limit else workstation.audit.events()
+    workstation.close()
+    if args.json:
+        print(json.dumps(events, indent=2))
+        return EXIT_OK
+    for event in events:
+        print(f"{event['seq']:>6}  {event['recorded_at'][:19]}  {event['event_id']}  "
+              f"outcome={event['outcome']:<2}  {event['actor']:<16}  {event['detail']}")
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    paths, settings = open_settings(_profile_root(args))
+    print(f"# profile {paths.root}")
+    for key, value, source, doc in settings.describe():
+        print(f"{key} = {json.dumps(value)}    # {source}: {doc}")
+    return EXIT_OK
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+
+    paths, settings = open_settings(_profile_root(args))
+    if args.key not in DEFAULTS:
+        raise ConfigError(f"unknown setting {args.key!r}; see `telerad config show`")
+    default = DEFAULTS[args.key][0]
+    try:
+        value = args.value if isinstance(default, str) else json.loads(args.value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{args.key} needs a {type(default).__name__} value") from exc
+    if not isinstance(value, type(default)):
+        raise ConfigError(f"{args.key} needs a {type(default).__name__} value")
+    save_settings(settings.with_value(args.key, value), paths.settings)
+    print(f"{args.key} = {json.dumps(value)}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.ui.launch import run_gui
+
+    return run_gui(open_workstation(_profile_root(args)))
+
+
+# ---- parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telerad",
+        description="Teleradiology reporting workstation: DICOM node, encrypted study store "
+                    "and reporting. Run `telerad demo` to try it with synthetic studies.",
+    )
+    parser.add_argument("--version", action="version", version=f"telerad {__version__}")
+    parser.add_argument("--profile", metavar="DIR",
+                        help=f"profile directory (default: ${PROFILE_ENV}, else the platform's "
+                             "user data directory); created on first use")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log DICOM traffic")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+            parent: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = add("demo", cmd_demo, "throw-away profile, node on 127.0.0.1, synthetic current and "
+               "prior studies sent to it, main window on the worklist")
+    demo.add_argument("--headless", action="store_true",
+                      help="no window: keep the node running until Ctrl-C")
+    demo.add_argument("--port", type=int, default=11112,
+                      help="node port (default 11112; a free port if that one is taken)")
+    demo.add_argument("--ct-slices", type=int, default=320, metavar="N",
+                      help="slices in the large CT chest (default 320)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the demo profile on exit (it is deleted otherwise)")
+    demo.add_argument("--exit-after-send", action="store_true",
+                      help="stop once every synthetic study is stored (for scripts)")
+
+    serve = add("serve", cmd_serve, "run the DICOM node in the foreground until SIGINT/SIGTERM")
+    serve.add_argument("--host", help="listen address (default: node.host)")
+    serve.add_argument("--port", type=int, help="TCP port (default: node.port)")
+    serve.add_argument("--ae-title", help="our AE title (default: node.ae_title)")
+
+    add("gui", cmd_gui, "open the workstation window on the worklist (the node runs inside)")
+
+    studies = add("studies", cmd_studies, "list received studies")
+    studies.add_argument("--json", action="store_true", help="one JSON object per study")
+
+    peers = add("peers", lambda a: EXIT_USAGE, "configured DICOM peers (who may send to us, "
+                "and the PACS that receives our reports)")
+    peer_commands = peers.add_subparsers(dest="peers_command", metavar="ACTION", required=True)
+    peers_add = add("add", cmd_peers_add, "add or replace a peer", peer_commands)
+    peers_add.add_argument("ae_title", metavar="AE_TITLE")
+    peers_add.add_argument("--host", help="required source address (sender) or address (pacs)")
+    peers_add.add_argument("--port", type=int, help="port of a pacs peer")
+    peers_add.add_argument("--role", choices=("sender", "pacs"), default="sender",
+                           help="sender: may send to us; pacs: may send and receives our SRs")
+    add("list", cmd_peers_list, "list peers", peer_commands)
+    peers_remove = add("remove", cmd_peers_remove, "remove a peer", peer_commands)
+    peers_remove.add_argument("ae_title", metavar="AE_TITLE")
+
+    audit = add("audit", lambda a: EXIT_USAGE, "the hash-chained audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    add("verify", cmd_audit_verify,
+        "recompute the chain: exit 0 if intact, 1 naming the first bad entry", audit_commands)
+    show = add("show", cmd_audit_show, "print audit events, oldest first", audit_commands)
+    show.add_argument("--limit", type=int, default=0, help="only the last N events")
+    show.add_argument("--json", action="store_true", help="JSON output")
+
+    config = add("config", lambda a: EXIT_USAGE, "settings of this profile")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",
+                                            required=True)
+    add("show", cmd_config_show, "effective settings, their source and meaning", config_commands)
+    config_set = add("set", cmd_config_set, "change one setting", config_commands)
+    config_set.add_argument("key")
+    config_set.add_argument("value", help="a string, or JSON for numbers, booleans and tables")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.umask(0o077)  # profile files (index, settings, objects) readable by this user only
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("pynetdicom").setLevel(logging.ERROR)
+    try:
+        return args.handler(args)
+    except TeleradError as exc:
+        print(f"telerad: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Settings: one TOML file per profile, every key documented next to its default.
+
+``telerad config show`` prints the effective value of each key and where it came from
+(the default below or the profile's ``settings.toml``), the way Orthanc documents its
+configuration file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from app.errors import ConfigError
+
+PEER_ROLES = ("sender", "pacs")
+
+# key -> (default, explanation). The single source of defaults and their documentation.
+DEFAULTS: dict[str, tuple[Any, str]] = {
+    "node.ae_title": ("TELERAD", "AE title of this workstation's DICOM node (PS3.8 §9.3.2)"),
+    "node.host": ("127.0.0.1", "address the node listens on; set the trust-facing one explicitly"),
+    "node.port": (11112, "TCP port of the node (11112 is the IANA DICOM port without root)"),
+    "node.max_pdu_bytes": (
+        1048576,
+        "largest P-DATA PDU we accept (PS3.8 §9.3.1); peers send at most this much per PDU",
+    ),
+    "node.maximum_associations": (10, "concurrent associations before new ones are refused"),
+    "node.study_quiet_seconds": (
+        120,
+        "a study counts as complete after this many seconds without a new instance",
+    ),
+    "node.tls.enabled": (False, "DICOM TLS (PS3.15 Annex B, BCP 195: TLS 1.2 or newer)"),
+    "node.tls.certificate": ("", "PEM certificate of this node"),
+    "node.tls.private_key": ("", "PEM private key of this node"),
+    "node.tls.ca_certificates": ("", "PEM bundle of CAs whose client certificates are trusted"),
+    "security.key_source": (
+        "keyring",
+        "'keyring' keeps the master key in the OS keyring; 'passphrase' derives it with "
+        "Argon2id from TELERAD_PASSPHRASE (or a prompt) for machines without a keyring",
+    ),
+    "assignment.default_reporter": ("", "reporter given studies no other rule assigns"),
+    "assignment.by_called_ae": (
+        {},
+        "called AE title -> reporter: a study arriving on that AE title is theirs",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A DICOM peer allowed to associate with us; a ``pacs`` peer also receives our SRs."""
+
+    ae_title: str
+    host: str = ""
+    port: int = 0
+    role: str = "sender"
+
+    def __post_init__(self) -> None:
+        validate_ae_title(self.ae_title)
+        if self.role not in PEER_ROLES:
+            roles = ", ".join(PEER_ROLES)
+            raise ConfigError(f"peer role must be one of {roles}, not {self.role!r}")
+        if self.role == "pacs" and not (self.host and self.port):
+            raise ConfigError(f"PACS peer {self.ae_title} needs --host and --port")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"peer port {self.port} is not a TCP port")
+
+
+def validate_ae_title(title: str) -> str:
+    """AE titles are 1–16 characters of the default repertoire, no backslash (PS3.5 §6.2 AE)."""
+    if not title.strip() or len(title) > 16 or "\\" in title:
+        raise ConfigError(f"AE title {title!r} must be 1 to 16 characters without a backslash")
+    if not all(32 <= ord(ch) < 127 for ch in title):
+        raise ConfigError(f"AE title {title!r} may hold printable ASCII only")
+    return title.strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings: defaults overlaid with the profile's file."""
+
+    values: dict[str, Any]
+    peers: tuple[Peer, ...] = field(default_factory=tuple)
+    from_file: frozenset[str] = frozenset()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def with_value(self, key: str, value: Any) -> Settings:
+        if key not in DEFAULTS:
+            raise ConfigError(f"unknown setting {key!r}")
+        return replace(self, values={**self.values, key: value}, from_file=self.from_file | {key})
+
+    def with_peers(self, peers: tuple[Peer, ...]) -> Settings:
+        return replace(self, peers=peers)
+
+    def peer(self, ae_title: str) -> Peer | None:
+        return next((p for p in self.peers if p.ae_title == ae_title.strip()), None)
+
+    def describe(self) -> list[tuple[str, Any, str, str]]:
+        """(key, value, source, explanation) for ``telerad config show``."""
+        return [
+            (key, self.values[key], "settings.toml" if key in self.from_file else "default", doc)
+            for key, (_, doc) in DEFAULTS.items()
+        ]
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in DEFAULTS:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        table = nested
+        for part in parents:
+            table = table.setdefault(part, {})
+        table[leaf] = value
+    return nested
+
+
+def load_settings(path: Path) -> Settings:
+    """Read ``settings.toml``; a missing file means all defaults."""
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
+    peers_raw = raw.pop("peers", [])
+    flat = _flatten(raw)
+    unknown = sorted(set(flat) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{path.name}: unknown setting(s) {', '.join(unknown)}")
+    values = {key: flat.get(key, default) for key, (default, _) in DEFAULTS.items()}
+    for key, (default, _) in DEFAULTS.items():
+        if not isinstance(values[key], type(default)):
+            raise ConfigError(f"{path.name}: {key} must be {type(default).__name__}")
+    try:
+        peers = tuple(Peer(**entry) for entry in peers_raw)
+    except TypeError as exc:
+        raise ConfigError(f"{path.name}: a [[peers]] entry has an unknown key ({exc})") from exc
+    return Settings(values=values, peers=peers, from_file=frozenset(flat))
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write only the keys that differ from defaults or were set, plus the peers."""
+    document = _nest({key: settings.values[key] for key in sorted(settings.from_file)})
+    if settings.peers:
+        document["peers"] = [
+            {k: v for k, v in asdict(peer).items() if v not in ("", 0)} for peer in settings.peers
+        ]
+    temporary = path.with_suffix(".toml.tmp")
+    temporary.write_text(tomli_w.dumps(document), encoding="utf-8")
+    temporary.replace(path)

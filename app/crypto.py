@@ -1,0 +1,144 @@
+"""Keys and ciphers of the store (DESIGN "Security model").
+
+The master key lives in the OS keyring (or is derived from a passphrase in the documented
+passphrase mode); it never touches the profile directory. From it HKDF derives the
+SQLCipher key of the index and the key that wraps each study's random data key, so
+deleting a study's wrapped key shreds the study (NIST SP 800-88 cryptographic erase).
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import keyring.backends.chainer
+import keyring.backends.fail
+import keyring.backends.null
+import keyring.errors
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.errors import IntegrityError, KeyStoreUnavailable
+
+KEYRING_SERVICE = "telerad"
+PASSPHRASE_ENV = "TELERAD_PASSPHRASE"
+BLOB_MAGIC = b"TRD1"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+_NO_KEYRING_HELP = (
+    "no usable OS keyring for the master key (keyring backend: {backend}). Install and "
+    "unlock a Secret Service keyring (e.g. gnome-keyring or KeePassXC) or choose another "
+    "backend with PYTHON_KEYRING_BACKEND, or choose passphrase mode explicitly with "
+    "`telerad config set security.key_source passphrase` and TELERAD_PASSPHRASE"
+)
+
+
+def encrypt_blob(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """AES-256-GCM with a fresh 96-bit nonce; ``associated_data`` binds the blob to its UIDs."""
+    nonce = os.urandom(NONCE_BYTES)
+    return BLOB_MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def decrypt_blob(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
+    """Inverse of :func:`encrypt_blob`; a changed byte or a swapped file raises IntegrityError."""
+    if not blob.startswith(BLOB_MAGIC) or len(blob) < len(BLOB_MAGIC) + NONCE_BYTES + 16:
+        raise IntegrityError("stored file is not a telerad encrypted object")
+    nonce = blob[len(BLOB_MAGIC) : len(BLOB_MAGIC) + NONCE_BYTES]
+    try:
+        return AESGCM(key).decrypt(nonce, blob[len(BLOB_MAGIC) + NONCE_BYTES :], associated_data)
+    except InvalidTag as exc:
+        raise IntegrityError(
+            "stored file failed its integrity check (altered, truncated or swapped); "
+            "it was not opened"
+        ) from exc
+
+
+def _derive(master_key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(
+        master_key
+    )
+
+
+@dataclass(frozen=True)
+class KeyHierarchy:
+    """Keys derived from one master key; the master key itself is not kept."""
+
+    index_key: bytes
+    wrapping_key: bytes
+
+    @classmethod
+    def from_master(cls, master_key: bytes) -> KeyHierarchy:
+        return cls(
+            index_key=_derive(master_key, b"telerad sqlcipher index v1"),
+            wrapping_key=_derive(master_key, b"telerad study key wrap v1"),
+        )
+
+    def new_study_key(self, study_uid: str) -> tuple[bytes, bytes]:
+        """A random data key for a study and its wrapped form for the index."""
+        data_key = secrets.token_bytes(KEY_BYTES)
+        return data_key, encrypt_blob(self.wrapping_key, data_key, study_uid.encode("ascii"))
+
+    def unwrap_study_key(self, study_uid: str, wrapped: bytes) -> bytes:
+        return decrypt_blob(self.wrapping_key, wrapped, study_uid.encode("ascii"))
+
+
+def usable_keyring() -> keyring.backend.KeyringBackend:
+    """The backend keyring chose (``PYTHON_KEYRING_BACKEND`` included), refusing fail/null."""
+    backend = keyring.get_keyring()
+    useless = isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring)
+    if isinstance(backend, keyring.backends.chainer.ChainerBackend) and not backend.backends:
+        useless = True
+    if useless:
+        raise KeyStoreUnavailable(_NO_KEYRING_HELP.format(backend=type(backend).__module__))
+    return backend
+
+
+def keyring_master_key(profile_id: str, *, create: bool) -> bytes:
+    """Fetch (or on first use create) the profile's master key in the OS keyring."""
+    backend = usable_keyring()
+    account = f"master-key:{profile_id}"
+    try:
+        stored = backend.get_password(KEYRING_SERVICE, account)
+        if stored is None and create:
+            stored = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
+            backend.set_password(KEYRING_SERVICE, account, stored)
+    except keyring.errors.KeyringError as exc:
+        raise KeyStoreUnavailable(f"the OS keyring refused access: {exc}") from exc
+    if stored is None:
+        raise KeyStoreUnavailable(
+            "this profile's master key is not in the OS keyring (another user or machine?); "
+            "its data cannot be decrypted here"
+        )
+    return base64.b64decode(stored)
+
+
+def passphrase_master_key(salt_path: Path, *, create: bool) -> bytes:
+    """Argon2id (RFC 9106) of the passphrase from TELERAD_PASSPHRASE or a prompt."""
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is None and sys.stdin.isatty():
+        passphrase = getpass.getpass("telerad profile passphrase: ")
+    if not passphrase:
+        raise KeyStoreUnavailable(
+            f"passphrase mode is chosen: set {PASSPHRASE_ENV} or run from a terminal"
+        )
+    if not salt_path.exists():
+        if not create:
+            raise KeyStoreUnavailable(f"passphrase salt {salt_path.name} is missing")
+        salt_path.write_bytes(secrets.token_bytes(16))
+    return derive_password_key(passphrase, salt_path.read_bytes())
+
+
+def derive_password_key(secret: str, salt: bytes) -> bytes:
+    """Argon2id with the RFC 9106 second recommended parameters (64 MiB, 3 passes, 4 lanes)."""
+    kdf = Argon2id(salt=salt, length=KEY_BYTES, iterations=3, lanes=4, memory_cost=64 * 1024)
+    return kdf.derive(secret.encode("utf-8"))

@@ -1,0 +1,162 @@
+"""The profile's one database: SQLCipher-encrypted SQLite in WAL mode, versioned migrations.
+
+It holds the study index, the wrapped study keys and the audit chain (DESIGN rule 3).
+Every statement uses bound parameters: received values never become SQL text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from app.errors import StoreError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: index, keys, audit chain
+    """
+    CREATE TABLE studies (
+        study_uid TEXT PRIMARY KEY,
+        patient_name TEXT NOT NULL DEFAULT '',
+        patient_id TEXT NOT NULL DEFAULT '',
+        issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+        nhs_number TEXT NOT NULL DEFAULT '',
+        birth_date TEXT NOT NULL DEFAULT '',
+        sex TEXT NOT NULL DEFAULT '',
+        study_date TEXT NOT NULL DEFAULT '',
+        study_time TEXT NOT NULL DEFAULT '',
+        accession TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        referring_physician TEXT NOT NULL DEFAULT '',
+        called_ae TEXT NOT NULL DEFAULT '',
+        calling_ae TEXT NOT NULL DEFAULT '',
+        assigned_reporter TEXT NOT NULL DEFAULT '',
+        wrapped_key BLOB NOT NULL,
+        first_received_at TEXT NOT NULL,
+        last_received_at TEXT NOT NULL
+    );
+    CREATE TABLE series (
+        series_uid TEXT PRIMARY KEY,
+        study_uid TEXT NOT NULL REFERENCES studies(study_uid) ON DELETE CASCADE,
+        modality TEXT NOT NULL DEFAULT '',
+        series_number INTEGER,
+        description TEXT NOT NULL DEFAULT '',
+        body_part TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX series_by_study ON series(study_uid);
+    CREATE TABLE instances (
+        sop_instance_uid TEXT PRIMARY KEY,
+        series_uid TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
+        study_uid TEXT NOT NULL REFERENCES studies(study_uid) ON DELETE CASCADE,
+        sop_class_uid TEXT NOT NULL,
+        transfer_syntax_uid TEXT NOT NULL,
+        instance_number INTEGER,
+        object_name TEXT NOT NULL UNIQUE,
+        stored_bytes INTEGER NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX instances_by_study ON instances(study_uid);
+    CREATE INDEX instances_by_series ON instances(series_uid);
+    CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        recorded_at TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        outcome INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        objects TEXT NOT NULL DEFAULT '[]',
+        detail TEXT NOT NULL DEFAULT '',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
+)
+
+
+class Database:
+    """One SQLCipher connection shared by the node's threads and the GUI, under a lock."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._connection = sqlcipher3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        # The key pragma must be the first statement; a raw key skips SQLCipher's own KDF
+        # because ours is already a 256-bit key from HKDF.
+        self._connection.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        try:
+            self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError as exc:
+            self._connection.close()
+            raise StoreError(
+                f"{path.name} cannot be opened with this profile's key "
+                "(wrong keyring entry or passphrase, or the file is damaged)"
+            ) from exc
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",  # a commit is on disk before we answer 0x0000
+            "foreign_keys = ON",
+            "secure_delete = ON",  # shredded keys do not linger in free pages
+        ):
+            self._connection.execute(f"PRAGMA {pragma}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path.name} is schema {version}, newer than this telerad "
+                    f"({len(MIGRATIONS)}); upgrade telerad"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self.transaction() as cursor:
+                    for statement in _statements(script):
+                        cursor.execute(statement)
+                    cursor.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlcipher3.Cursor]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        with self._lock:
+            cursor = self._connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._connection.execute(sql, parameters)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if sqlcipher3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    return statements

@@ -1,0 +1,108 @@
+"""The identifying header of a received instance, validated before anything is stored.
+
+UIDs must be digits and dots, at most 64 characters (PS3.5 §9.1); any other value is
+refused, so a crafted UID can never steer a file name, a command or a query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from app.errors import InvalidDicomValue
+
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+MAX_UID_LENGTH = 64
+
+
+def validate_uid(value: object, keyword: str) -> str:
+    """Return ``value`` as a UID string or raise InvalidDicomValue naming the attribute."""
+    text = str(value or "").rstrip("\0 ")
+    if not text:
+        raise InvalidDicomValue(f"{keyword} is missing")
+    if len(text) > MAX_UID_LENGTH or not _UID.fullmatch(text):
+        shown = text[:70].encode("ascii", "backslashreplace").decode("ascii")
+        raise InvalidDicomValue(
+            f"{keyword} {shown!r} is not a valid UID (digits and dots, at most 64 characters)"
+        )
+    return text
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    value = dataset.get(keyword, "")
+    return "" if value is None else str(value).strip()
+
+
+def _integer(dataset: Dataset, keyword: str) -> int | None:
+    try:
+        value = dataset.get(keyword)
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def nhs_number(dataset: Dataset) -> str:
+    """The NHS number from Other Patient IDs Sequence (issuer "NHS"), if present."""
+    for item in dataset.get("OtherPatientIDsSequence", []) or []:
+        if _text(item, "IssuerOfPatientID").upper() == "NHS":
+            return _text(item, "PatientID")
+    return ""
+
+
+@dataclass(frozen=True)
+class InstanceHeader:
+    """What the index keeps of an instance (patient, study, series and instance level)."""
+
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    patient_name: str
+    patient_id: str
+    issuer_of_patient_id: str
+    nhs_number: str
+    birth_date: str
+    sex: str
+    study_date: str
+    study_time: str
+    accession: str
+    study_description: str
+    referring_physician: str
+    modality: str
+    series_number: int | None
+    series_description: str
+    body_part: str
+    instance_number: int | None
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> InstanceHeader:
+        """Read and validate; raises InvalidDicomValue for a bad UID."""
+        meta = getattr(dataset, "file_meta", None) or Dataset()
+        return cls(
+            study_uid=validate_uid(dataset.get("StudyInstanceUID"), "Study Instance UID"),
+            series_uid=validate_uid(dataset.get("SeriesInstanceUID"), "Series Instance UID"),
+            sop_instance_uid=validate_uid(dataset.get("SOPInstanceUID"), "SOP Instance UID"),
+            sop_class_uid=validate_uid(dataset.get("SOPClassUID"), "SOP Class UID"),
+            transfer_syntax_uid=validate_uid(
+                meta.get("TransferSyntaxUID"), "Transfer Syntax UID"
+            ),
+            patient_name=_text(dataset, "PatientName"),
+            patient_id=_text(dataset, "PatientID"),
+            issuer_of_patient_id=_text(dataset, "IssuerOfPatientID"),
+            nhs_number=nhs_number(dataset),
+            birth_date=_text(dataset, "PatientBirthDate"),
+            sex=_text(dataset, "PatientSex"),
+            study_date=_text(dataset, "StudyDate"),
+            study_time=_text(dataset, "StudyTime"),
+            accession=_text(dataset, "AccessionNumber"),
+            study_description=_text(dataset, "StudyDescription"),
+            referring_physician=_text(dataset, "ReferringPhysicianName"),
+            modality=_text(dataset, "Modality"),
+            series_number=_integer(dataset, "SeriesNumber"),
+            series_description=_text(dataset, "SeriesDescription"),
+            body_part=_text(dataset, "BodyPartExamined"),
+            instance_number=_integer(dataset, "InstanceNumber"),
+        )

@@ -1,0 +1,241 @@
+"""The DICOM node: a Storage SCP for every Storage SOP class, plus Verification.
+
+Only configured peers may associate (PS3.8 §7.1.1.3 calling/called AE titles); rejected
+callers are audited as Security Alerts (110113). A C-STORE is answered 0x0000 only after
+the store made the instance durable (PS3.4 B.2.3 statuses, STANDARDS §1).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification
+
+from app.audit import AuditEvent, AuditTrail, EventId, Outcome
+from app.config import Settings
+from app.errors import InvalidDicomValue, OutOfResources, StoreError
+from app.store import PutResult, StudyStore
+
+LOG = logging.getLogger(__name__)
+
+# STANDARDS §1: uncompressed, deflated and every compressed syntax we store as received.
+ACCEPTED_TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.4.201",  # HTJ2K Lossless
+    "1.2.840.10008.1.2.4.202",  # HTJ2K Lossless RPCL
+    "1.2.840.10008.1.2.4.203",  # HTJ2K
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+]
+
+# C-STORE response statuses (PS3.4 B.2.3); the Error Comment tells the sender why.
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_SOP_CLASS_MISMATCH = 0xA900
+STATUS_CANNOT_UNDERSTAND = 0xC000
+STATUS_INVALID_UID = 0xC001
+STATUS_STORE_FAILED = 0xC002
+
+# A-ASSOCIATE-RJ (PS3.8 §9.3.4): rejected-permanent, service-user, diagnostic
+REJECT_CALLING_AE = (0x01, 0x01, 0x03)
+REJECT_CALLED_AE = (0x01, 0x01, 0x07)
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    response = Dataset()
+    response.Status = status
+    response.ErrorComment = comment[:64]  # LO, 64 characters (PS3.7 C.4.2.1.4)
+    return response
+
+
+@dataclass
+class _AssociationTally:
+    """What one association delivered, audited as one Import per study when it ends."""
+
+    calling_ae: str
+    address: str
+    stored: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+
+
+class StorageNode:
+    """Owns the pynetdicom AE and the association handlers."""
+
+    def __init__(self, store: StudyStore, audit: AuditTrail, settings: Settings) -> None:
+        self._store = store
+        self._audit = audit
+        self.settings = settings
+        self._server = None
+        self._tallies: dict[int, _AssociationTally] = {}
+        self._tally_lock = threading.Lock()
+
+    # ---- life cycle ----------------------------------------------------------------------
+
+    def start(self, host: str | None = None, port: int | None = None,
+              ae_title: str | None = None) -> tuple[str, int]:
+        """Listen in background threads; returns the bound (host, port)."""
+        if ae_title:
+            self.settings = self.settings.with_value("node.ae_title", ae_title)
+        ae = AE(ae_title=self.settings["node.ae_title"])
+        ae.maximum_pdu_size = self.settings["node.max_pdu_bytes"]
+        ae.maximum_associations = self.settings["node.maximum_associations"]
+        for context in AllStoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, ACCEPTED_TRANSFER_SYNTAXES)
+        ae.add_supported_context(Verification, ACCEPTED_TRANSFER_SYNTAXES[:2])
+        address = (host or self.settings["node.host"],
+                   self.settings["node.port"] if port is None else port)
+        handlers = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_C_STORE, self._on_c_store),
+            (evt.EVT_CONN_CLOSE, self._on_connection_closed),
+        ]
+        self._server = ae.start_server(
+            address, block=False, evt_handlers=handlers, ssl_context=self._tls_context()
+        )
+        bound = self._server.server_address
+        LOG.info("DICOM node %s listening on %s:%s", ae.ae_title, bound[0], bound[1])
+        return bound[0], bound[1]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    @property
+    def ae_title(self) -> str:
+        return self.settings["node.ae_title"]
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """Server-side DICOM TLS (PS3.15 B.1, BCP 195: TLS 1.2+, client certificates)."""
+        if not self.settings["node.tls.enabled"]:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(
+            self.settings["node.tls.certificate"], self.settings["node.tls.private_key"]
+        )
+        context.load_verify_locations(self.settings["node.tls.ca_certificates"])
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    # ---- association control -------------------------------------------------------------
+
+    def _called_titles(self) -> set[str]:
+        return {self.ae_title, *self.settings["assignment.by_called_ae"]}
+
+    def reporter_for(self, called_ae: str) -> str:
+        """The reporter a study arriving on ``called_ae`` belongs to."""
+        by_called = self.settings["assignment.by_called_ae"]
+        return by_called.get(called_ae, self.settings["assignment.default_reporter"])
+
+    def _on_requested(self, event: evt.Event) -> None:
+        """Accept only configured peers calling one of our AE titles; audit the rest."""
+        request = event.assoc.requestor.primitive
+        calling = request.calling_ae_title.strip()
+        called = request.called_ae_title.strip()
+        address = event.assoc.requestor.address
+        peer = self.settings.peer(calling)
+        if peer is None or (peer.host and peer.host != address):
+            reason = f"unknown calling AE title {calling!r} from {address}"
+            if peer is not None:
+                reason = f"calling AE title {calling!r} from {address}, expected host {peer.host}"
+            self._reject(event, REJECT_CALLING_AE, calling, address, reason)
+        elif called not in self._called_titles():
+            self._reject(event, REJECT_CALLED_AE, calling, address,
+                         f"called AE title {called!r} is not one of ours")
+        else:
+            with self._tally_lock:
+                self._tallies[id(event.assoc)] = _AssociationTally(calling, address)
+
+    def _reject(self, event: evt.Event, reason_codes: tuple[int, int, int], calling: str,
+                address: str, reason: str) -> None:
+        LOG.warning("association rejected: %s", reason)
+        event.assoc.acse.send_reject(*reason_codes)
+        event.assoc.kill()  # as pynetdicom does: lets the DUL send the A-ASSOCIATE-RJ first
+        self._audit.record(AuditEvent(
+            EventId.SECURITY_ALERT, "E", actor=calling, outcome=Outcome.MINOR_FAILURE,
+            source=address, detail=f"association rejected: {reason}",
+        ))
+
+    # ---- C-STORE -------------------------------------------------------------------------
+
+    def _on_c_store(self, event: evt.Event) -> Dataset | int:
+        outcome = self._store_instance(event)
+        tally = self._tallies.get(id(event.assoc))
+        if tally is not None:
+            if isinstance(outcome, Dataset):
+                tally.refused += 1
+            elif outcome[0] is PutResult.DUPLICATE:
+                tally.duplicates[outcome[1]] += 1
+            else:
+                tally.stored[outcome[1]] += 1
+        return outcome if isinstance(outcome, Dataset) else STATUS_SUCCESS
+
+    def _store_instance(self, event: evt.Event) -> Dataset | tuple[PutResult, str]:
+        """Store the instance: (result, study UID), or a failure response for the sender."""
+        request = event.request
+        try:
+            dataset = event.dataset
+            dataset.file_meta = event.file_meta
+            if dataset.get("SOPClassUID") != request.AffectedSOPClassUID:
+                return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
+            if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
+                return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Instance UID differs from request")
+            result = self._store.put(
+                event.encoded_dataset(), dataset,
+                calling_ae=event.assoc.requestor.ae_title.strip(),
+                called_ae=event.assoc.acceptor.ae_title.strip(),
+                reporter=self.reporter_for(event.assoc.acceptor.ae_title.strip()),
+            )
+        except OutOfResources as exc:
+            LOG.error("C-STORE refused: %s", exc)
+            return _failure(STATUS_OUT_OF_RESOURCES, str(exc))
+        except InvalidDicomValue as exc:
+            LOG.warning("C-STORE refused: %s", exc)
+            return _failure(STATUS_INVALID_UID, str(exc))
+        except StoreError as exc:
+            LOG.error("C-STORE failed: %s", exc)
+            return _failure(STATUS_STORE_FAILED, str(exc))
+        except Exception as exc:  # any decoding fault of untrusted bytes
+            LOG.warning("C-STORE refused, dataset cannot be parsed: %r", exc)
+            return _failure(STATUS_CANNOT_UNDERSTAND, f"dataset cannot be parsed: {exc}")
+        return result, str(dataset.StudyInstanceUID)
+
+    # ---- end of association --------------------------------------------------------------
+
+    def _on_connection_closed(self, event: evt.Event) -> None:
+        with self._tally_lock:
+            tally = self._tallies.pop(id(event.assoc), None)
+        if tally is None:
+            return
+        for study_uid in sorted(set(tally.stored) | set(tally.duplicates)):
+            stored, duplicates = tally.stored[study_uid], tally.duplicates[study_uid]
+            self._audit.record(AuditEvent(
+                EventId.IMPORT, "C", actor=tally.calling_ae, source=tally.address,
+                outcome=Outcome.MINOR_FAILURE if tally.refused else Outcome.SUCCESS,
+                objects=(("study", study_uid),),
+                detail=f"{stored} instance(s) stored, {duplicates} duplicate(s), "
+                       f"{tally.refused} refused in this association",
+            ))
+        if tally.refused and not (tally.stored or tally.duplicates):
+            self._audit.record(AuditEvent(
+                EventId.IMPORT, "C", actor=tally.calling_ae, source=tally.address,
+                outcome=Outcome.SERIOUS_FAILURE,
+                detail=f"{tally.refused} instance(s) refused, none stored",
+            ))

@@ -1,0 +1,285 @@
+"""The encrypted study store: every received instance written once, indexed once.
+
+Instance files are AES-256-GCM under a random per-study data key, with the study and
+instance UIDs as associated data; file names are random tokens, never received values.
+An instance is durable before :meth:`StudyStore.put` returns: encrypted, written to a
+temporary name, fsynced, renamed, directory fsynced, indexed and committed (STANDARDS §1).
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from app.crypto import KeyHierarchy, decrypt_blob, encrypt_blob
+from app.database import Database
+from app.dicom_header import InstanceHeader
+from app.errors import OutOfResources, StoreError
+from app.profile import ProfilePaths
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class PutResult(Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # same SOP Instance UID already held: first copy kept
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """One worklist/`telerad studies` row."""
+
+    study_uid: str
+    patient_name: str
+    patient_id: str
+    issuer_of_patient_id: str
+    birth_date: str
+    sex: str
+    study_date: str
+    accession: str
+    description: str
+    modalities: tuple[str, ...]
+    instances: int
+    first_received_at: str
+    received_at: str  # when the latest instance landed
+    assigned_reporter: str
+    complete: bool
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    sop_instance_uid: str
+    series_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    instance_number: int | None
+    stored_bytes: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _associated_data(study_uid: str, sop_instance_uid: str) -> bytes:
+    return f"{study_uid}\0{sop_instance_uid}".encode("ascii")
+
+
+class StudyStore:
+    """Writer for the node and the one reader API for everyone else."""
+
+    def __init__(
+        self,
+        paths: ProfilePaths,
+        database: Database,
+        keys: KeyHierarchy,
+        *,
+        quiet_period: timedelta = timedelta(seconds=120),
+    ) -> None:
+        self._paths = paths
+        self._database = database
+        self._keys = keys
+        self._quiet_period = quiet_period
+        self._study_keys: dict[str, bytes] = {}
+        self._new_wrapped_keys: dict[str, bytes] = {}
+        self._key_lock = threading.Lock()
+        self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
+        self.quarantined = self._quarantine_partial_writes()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def put(
+        self, encoded: bytes, dataset: Dataset, *, calling_ae: str = "", called_ae: str = "",
+        reporter: str = "",
+    ) -> PutResult:
+        """Store one instance in DICOM file format (``encoded``), parsed as ``dataset``.
+
+        Raises InvalidDicomValue for bad UIDs, OutOfResources when the disk is full.
+        """
+        header = InstanceHeader.from_dataset(dataset)
+        if self.contains(header.sop_instance_uid):
+            return PutResult.DUPLICATE
+        study_key = self._study_key(header.study_uid)
+        blob = encrypt_blob(
+            study_key, encoded, _associated_data(header.study_uid, header.sop_instance_uid)
+        )
+        object_name = secrets.token_hex(16)
+        final_path = self._object_path(object_name)
+        self._write_durably(blob, final_path)
+        try:
+            inserted = self._index(header, object_name, len(blob), calling_ae, called_ae, reporter)
+        except BaseException:
+            final_path.unlink(missing_ok=True)
+            raise
+        if not inserted:  # a parallel association stored the same instance first
+            final_path.unlink(missing_ok=True)
+            return PutResult.DUPLICATE
+        for listener in list(self.listeners):
+            listener(header.study_uid)
+        return PutResult.STORED
+
+    def _study_key(self, study_uid: str) -> bytes:
+        with self._key_lock:
+            if study_uid in self._study_keys:
+                return self._study_keys[study_uid]
+            rows = self._database.query(
+                "SELECT wrapped_key FROM studies WHERE study_uid = ?", (study_uid,)
+            )
+            if rows:
+                key = self._keys.unwrap_study_key(study_uid, rows[0]["wrapped_key"])
+            else:
+                key, wrapped = self._keys.new_study_key(study_uid)
+                self._new_wrapped_keys[study_uid] = wrapped
+            self._study_keys[study_uid] = key
+            return key
+
+    def _object_path(self, object_name: str) -> Path:
+        return self._paths.objects / object_name[:2] / object_name
+
+    def _write_durably(self, blob: bytes, final_path: Path) -> None:
+        temporary = self._paths.incoming / f"{final_path.name}.part"
+        try:
+            final_path.parent.mkdir(mode=0o700, exist_ok=True)
+            with open(temporary, "xb") as handle:
+                handle.write(blob)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final_path)
+            _fsync_directory(final_path.parent)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            final_path.unlink(missing_ok=True)
+            if exc.errno in _DISK_FULL:
+                raise OutOfResources(f"store is out of space: {exc.strerror}") from exc
+            raise StoreError(f"could not write the instance: {exc.strerror}") from exc
+
+    def _index(
+        self, header: InstanceHeader, object_name: str, size: int,
+        calling_ae: str, called_ae: str, reporter: str,
+    ) -> bool:
+        now = _now()
+        with self._database.transaction() as cursor:
+            wrapped = self._new_wrapped_keys.get(header.study_uid)
+            cursor.execute(
+                """INSERT INTO studies (study_uid, patient_name, patient_id,
+                       issuer_of_patient_id, nhs_number, birth_date, sex, study_date,
+                       study_time, accession, description, referring_physician, called_ae,
+                       calling_ae, assigned_reporter, wrapped_key, first_received_at,
+                       last_received_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(study_uid)
+                   DO UPDATE SET last_received_at = excluded.last_received_at""",
+                (header.study_uid, header.patient_name, header.patient_id,
+                 header.issuer_of_patient_id, header.nhs_number, header.birth_date, header.sex,
+                 header.study_date, header.study_time, header.accession,
+                 header.study_description, header.referring_physician, called_ae, calling_ae,
+                 reporter, wrapped or b"", now, now),
+            )
+            cursor.execute(
+                """INSERT INTO series (series_uid, study_uid, modality, series_number,
+                       description, body_part) VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(series_uid) DO NOTHING""",
+                (header.series_uid, header.study_uid, header.modality, header.series_number,
+                 header.series_description, header.body_part),
+            )
+            cursor.execute(
+                """INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid,
+                       transfer_syntax_uid, instance_number, object_name, stored_bytes,
+                       received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(sop_instance_uid) DO NOTHING""",
+                (header.sop_instance_uid, header.series_uid, header.study_uid,
+                 header.sop_class_uid, header.transfer_syntax_uid, header.instance_number,
+                 object_name, size, now),
+            )
+            inserted = cursor.rowcount == 1
+        self._new_wrapped_keys.pop(header.study_uid, None)
+        return inserted
+
+    def _quarantine_partial_writes(self) -> list[Path]:
+        """Move files a crash left half-written out of the way; they were never acknowledged."""
+        moved = []
+        for partial in sorted(self._paths.incoming.glob("*.part")):
+            target = self._paths.quarantine / partial.name
+            partial.replace(target)
+            moved.append(target)
+        return moved
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def contains(self, sop_instance_uid: str) -> bool:
+        return bool(self._database.query(
+            "SELECT 1 FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,)
+        ))
+
+    def list_studies(self, *, reporter: str | None = None) -> list[StudySummary]:
+        """Studies, newest activity first; ``reporter`` limits to those assigned to them."""
+        sql = """
+            SELECT s.*, (SELECT count(*) FROM instances i WHERE i.study_uid = s.study_uid)
+                       AS instance_count,
+                   (SELECT group_concat(modality, '\\') FROM (SELECT DISTINCT modality
+                       FROM series r WHERE r.study_uid = s.study_uid ORDER BY modality))
+                       AS modality_list
+            FROM studies s {where} ORDER BY s.last_received_at DESC"""
+        where, parameters = ("WHERE s.assigned_reporter = ?", (reporter,)) if reporter else ("", ())
+        quiet_since = datetime.now(UTC) - self._quiet_period
+        return [
+            StudySummary(
+                study_uid=row["study_uid"], patient_name=row["patient_name"],
+                patient_id=row["patient_id"], issuer_of_patient_id=row["issuer_of_patient_id"],
+                birth_date=row["birth_date"], sex=row["sex"], study_date=row["study_date"],
+                accession=row["accession"], description=row["description"],
+                modalities=tuple(filter(None, (row["modality_list"] or "").split("\\"))),
+                instances=row["instance_count"], first_received_at=row["first_received_at"],
+                received_at=row["last_received_at"], assigned_reporter=row["assigned_reporter"],
+                complete=datetime.fromisoformat(row["last_received_at"]) <= quiet_since,
+            )
+            for row in self._database.query(sql.format(where=where), parameters)
+        ]
+
+    def list_instances(self, study_uid: str) -> list[StoredInstance]:
+        rows = self._database.query(
+            """SELECT sop_instance_uid, series_uid, sop_class_uid, transfer_syntax_uid,
+                      instance_number, stored_bytes FROM instances WHERE study_uid = ?
+               ORDER BY series_uid, instance_number, sop_instance_uid""",
+            (study_uid,),
+        )
+        return [StoredInstance(**row) for row in rows]
+
+    def read_bytes(self, sop_instance_uid: str) -> bytes:
+        """The instance exactly as received (DICOM file format), decrypted and authenticated."""
+        rows = self._database.query(
+            "SELECT study_uid, object_name FROM instances WHERE sop_instance_uid = ?",
+            (sop_instance_uid,),
+        )
+        if not rows:
+            raise StoreError(f"instance {sop_instance_uid} is not in the store")
+        study_uid, object_name = rows[0]["study_uid"], rows[0]["object_name"]
+        try:
+            blob = self._object_path(object_name).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(f"the file of instance {sop_instance_uid} is missing") from exc
+        return decrypt_blob(
+            self._study_key(study_uid), blob, _associated_data(study_uid, sop_instance_uid)
+        )
+
+    def open_instance(self, sop_instance_uid: str) -> Dataset:
+        """A pydicom Dataset; pixel data is decoded only when ``pixel_array`` is asked for."""
+        return pydicom.dcmread(io.BytesIO(self.read_bytes(sop_instance_uid)))
