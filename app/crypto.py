@@ -9,6 +9,7 @@ deleting a study's wrapped key shreds the study (NIST SP 800-88 cryptographic er
 from __future__ import annotations
 
 import base64
+import contextlib
 import getpass
 import os
 import secrets
@@ -142,3 +143,9 @@ def derive_password_key(secret: str, salt: bytes) -> bytes:
     """Argon2id with the RFC 9106 second recommended parameters (64 MiB, 3 passes, 4 lanes)."""
     kdf = Argon2id(salt=salt, length=KEY_BYTES, iterations=3, lanes=4, memory_cost=64 * 1024)
     return kdf.derive(secret.encode("utf-8"))
+
+
+def forget_master_key(profile_id: str) -> None:
+    """Remove a profile's master key from the keyring (crypto-shreds the whole profile)."""
+    with contextlib.suppress(keyring.errors.PasswordDeleteError, KeyStoreUnavailable):
+        usable_keyring().delete_password(KEYRING_SERVICE, f"master-key:{profile_id}")

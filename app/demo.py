@@ -1,0 +1,174 @@
+"""`telerad demo`: a throw-away profile, the node on 127.0.0.1, synthetic studies sent to it.
+
+Everything the README's first command needs to show the workstation working, with no
+server to install: the studies travel over real DICOM associations, exactly as a
+trust PACS would send them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.config import Peer, save_settings
+from app.crypto import PASSPHRASE_ENV, forget_master_key, usable_keyring
+from app.errors import KeyStoreUnavailable, TeleradError
+from app.node import StorageNode
+from app.sender import send_study
+from app.synthetic import StudyPlan, demo_plans, iter_instances, plan_instance_count
+from app.workstation import Workstation, open_settings, open_workstation, profile_id
+
+DEMO_SENDER_AE = "TELERAD_DEMO"
+DEMO_REPORTER = "demo"
+DEMO_QUIET_SECONDS = 5  # the demo's studies arrive in one burst
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the demo feed has got; ``error`` is set if sending failed."""
+
+    sent: int
+    total: int
+    message: str
+    finished: bool = False
+    error: str = ""
+
+
+class DemoFeed(threading.Thread):
+    """Sends the synthetic studies to the node, one association per study, in a worker."""
+
+    def __init__(self, plans: list[StudyPlan], host: str, port: int, called_ae: str,
+                 on_progress: Callable[[Progress], None]) -> None:
+        super().__init__(name="demo-feed", daemon=True)
+        self._plans, self._host, self._port, self._called = plans, host, port, called_ae
+        self._on_progress = on_progress
+        self.total = plan_instance_count(plans)
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            for plan in self._plans:
+                self._send(plan)
+        except TeleradError as exc:
+            self._on_progress(Progress(self.sent, self.total, str(exc), True, str(exc)))
+            return
+        self._on_progress(Progress(self.sent, self.total,
+                                   f"{self.sent} synthetic images received", True))
+
+    def _send(self, plan: StudyPlan) -> None:
+        def count(_dataset: object) -> None:
+            self.sent += 1
+            if self.sent % 10 == 0 or self.sent == self.total:
+                self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
+
+        self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
+        send_study(iter_instances(plan), _sop_classes(plan), host=self._host, port=self._port,
+                   called_ae=self._called, calling_ae=DEMO_SENDER_AE, on_sent=count)
+
+
+def _sop_classes(plan: StudyPlan) -> list[str]:
+    first = next(iter_instances(plan))
+    return [first.SOPClassUID]
+
+
+def has_display() -> bool:
+    """Whether Qt can open a window here (X11, Wayland, or a non-X desktop platform)."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def prepare_demo_profile(root: Path) -> Workstation:
+    """Profile with the demo sender as a peer and every study assigned to the demo reporter.
+
+    Keys come from the OS keyring when there is one; otherwise the throw-away profile uses
+    passphrase mode with a one-off passphrase (the data is synthetic).
+    """
+    paths, settings = open_settings(root)
+    if not paths.database.exists():
+        try:
+            usable_keyring()
+        except KeyStoreUnavailable:
+            os.environ.setdefault(PASSPHRASE_ENV, secrets.token_urlsafe(18))
+            settings = settings.with_value("security.key_source", "passphrase")
+            print("No OS keyring here: the demo profile uses passphrase mode "
+                  f"({PASSPHRASE_ENV}={os.environ[PASSPHRASE_ENV]}).")
+    others = tuple(p for p in settings.peers if p.ae_title != DEMO_SENDER_AE)
+    settings = settings.with_peers((*others, Peer(DEMO_SENDER_AE, "127.0.0.1")))
+    settings = settings.with_value("assignment.default_reporter", DEMO_REPORTER)
+    save_settings(settings.with_value("node.study_quiet_seconds", DEMO_QUIET_SECONDS),
+                  paths.settings)
+    return open_workstation(root)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    temporary = args.profile is None
+    root = Path(args.profile or tempfile.mkdtemp(prefix="telerad-demo-"))
+    workstation = prepare_demo_profile(root)
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+    port = args.port if _free(args.port) else 0
+    host, port = node.start(host="127.0.0.1", port=port)
+    fate = " (deleted on exit)" if temporary and not args.keep else ""
+    print(f"telerad demo: profile {root}{fate}")
+    print(f"DICOM node {node.ae_title} on {host}:{port}; peers may send with "
+          f"`storescu -aet {DEMO_SENDER_AE} -aec {node.ae_title} {host} {port} FILES`")
+    plans = demo_plans(large_ct_slices=args.ct_slices)
+    try:
+        if args.headless or not has_display():
+            if not args.headless:
+                print("No display found (DISPLAY/WAYLAND_DISPLAY unset): running headless.")
+            return _run_headless(plans, host, port, node.ae_title, args.exit_after_send)
+        from app.ui.launch import run_gui
+
+        return run_gui(workstation, node, demo_feed=(plans, host, port, node.ae_title))
+    finally:
+        node.stop()
+        workstation.close()
+        if temporary and not args.keep:
+            _discard(workstation)
+
+
+def _run_headless(plans: list[StudyPlan], host: str, port: int, ae_title: str,
+                  exit_after_send: bool) -> int:
+    done = threading.Event()
+    failed: list[str] = []
+
+    def report(progress: Progress) -> None:
+        print(f"[{progress.sent:>4}/{progress.total}] {progress.message}", flush=True)
+        if progress.finished:
+            failed.extend([progress.error] if progress.error else [])
+            done.set()
+
+    DemoFeed(plans, host, port, ae_title, report).start()
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    while not stop.wait(0.2):
+        if exit_after_send and done.is_set():
+            break
+    if failed:
+        print(f"telerad demo: sending failed: {failed[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _discard(workstation: Workstation) -> None:
+    """Delete the throw-away profile and its keyring entry."""
+    if workstation.settings["security.key_source"] == "keyring":
+        forget_master_key(profile_id(workstation.paths))
+    shutil.rmtree(workstation.paths.root, ignore_errors=True)

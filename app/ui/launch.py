@@ -1,0 +1,48 @@
+"""Start the Qt application around an opened workstation and a running node."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from app.node import StorageNode
+from app.ui.main_window import MainWindow
+from app.workstation import Workstation
+
+
+class _ProgressRelay(QObject):
+    progress = Signal(int, int, str, bool, str)
+
+
+def run_gui(workstation: Workstation, node: StorageNode | None = None,
+            demo_feed: tuple | None = None) -> int:
+    """Show the main window; the node keeps receiving while it is open."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("telerad")
+    own_node = node is None
+    if node is None:
+        node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+        node.start()
+    settings = node.settings
+    window = MainWindow(
+        workstation.store,
+        reporter=workstation.settings["assignment.default_reporter"],
+        node_text=f"DICOM node {node.ae_title} · {settings['node.host']}:{settings['node.port']}",
+    )
+    if demo_feed is not None:
+        from app.demo import DemoFeed
+
+        relay = _ProgressRelay()
+        relay.progress.connect(window.show_progress)
+        plans, host, port, ae_title = demo_feed
+        window.node_label.setText(f"DICOM node {ae_title} · {host}:{port}")
+        DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
+            p.sent, p.total, p.message, p.finished, p.error)).start()
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        if own_node:
+            node.stop()

@@ -1,0 +1,88 @@
+"""Main window: the worklist, the node's state and progress of anything running."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QVBoxLayout, QWidget
+
+from app.store import StudyStore, StudySummary
+from app.ui.tasks import BackgroundRunner
+from app.ui.worklist import WorklistModel, WorklistView
+
+REFRESH_DEBOUNCE_MS = 250
+PERIODIC_REFRESH_MS = 5000  # "receiving…" turns "complete" after the quiet period
+
+
+class StoreWatcher(QObject):
+    """Carries the store's change notifications from node threads to the GUI thread."""
+
+    study_changed = Signal(str)
+
+    def __init__(self, store: StudyStore) -> None:
+        super().__init__()
+        store.listeners.append(self.study_changed.emit)
+
+
+class MainWindow(QMainWindow):
+    """Thin view: asks the store for the worklist in a worker and shows it."""
+
+    def __init__(self, store: StudyStore, *, reporter: str = "", node_text: str = "") -> None:
+        super().__init__()
+        self._store, self._reporter = store, reporter
+        self.setWindowTitle(f"telerad — worklist{f' ({reporter})' if reporter else ''}")
+        self.model = WorklistModel()
+        self.worklist = WorklistView(self.model)
+        self.heading = QLabel("Worklist")
+        self.heading.setObjectName("heading")
+        self.heading.setStyleSheet("font-size: 16pt; font-weight: 600; padding: 6px 2px;")
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.worklist)
+        self.setCentralWidget(body)
+        self.node_label = QLabel(node_text)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.node_label)
+        self._runner = BackgroundRunner(self)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_DEBOUNCE_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._periodic = QTimer(self, interval=PERIODIC_REFRESH_MS)
+        self._periodic.timeout.connect(self.refresh)
+        self._periodic.start()
+        self._watcher = StoreWatcher(store)
+        self._watcher.study_changed.connect(lambda _uid: self._refresh_timer.start())
+        self.resize(1280, 720)
+        self.refresh()
+
+    def refresh(self) -> None:
+        reporter = self._reporter or None
+        self._runner.run(lambda: self._store.list_studies(reporter=reporter),
+                         self._show_studies, self._show_error)
+
+    def _show_studies(self, studies: list[StudySummary]) -> None:
+        self.model.set_studies(studies)
+        count = len(studies)
+        self.heading.setText(f"Worklist — {count} stud{'y' if count == 1 else 'ies'}")
+
+    def _show_error(self, error: Exception) -> None:
+        self.statusBar().showMessage(f"Worklist could not be read: {error}")
+
+    def show_progress(self, done: int, total: int, message: str, finished: bool,
+                      error: str) -> None:
+        """Progress of long work (the demo feed); an error is shown, never swallowed."""
+        self.progress.setVisible(not finished)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat("%v / %m images")
+        self.statusBar().showMessage(message)
+        if error:
+            QMessageBox.warning(self, "Sending failed", error)
+        self._refresh_timer.start()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_F5:
+            self.refresh()
+        super().keyPressEvent(event)

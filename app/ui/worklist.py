@@ -1,0 +1,93 @@
+"""Worklist table: the studies assigned to the reporter, newest activity first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from app.store import StudySummary
+
+Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+
+
+def _date(value: str) -> str:
+    """DICOM DA (YYYYMMDD) shown as ISO 8601 so no reader confuses day and month."""
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
+
+
+def _local_time(iso_utc: str) -> str:
+    return datetime.fromisoformat(iso_utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+COLUMNS: tuple[tuple[str, object], ...] = (
+    ("Patient", lambda s: s.patient_name.replace("^", ", ", 1).replace("^", " ")),
+    ("Patient ID", lambda s: s.patient_id),
+    ("Birth date", lambda s: _date(s.birth_date)),
+    ("Sex", lambda s: s.sex),
+    ("Study date", lambda s: _date(s.study_date)),
+    ("Modality", lambda s: "/".join(s.modalities)),
+    ("Description", lambda s: s.description),
+    ("Images", lambda s: s.instances),
+    ("Received", lambda s: _local_time(s.received_at)),
+    ("Status", lambda s: "complete" if s.complete else "receiving…"),
+    ("Reporter", lambda s: s.assigned_reporter),
+)
+
+
+class WorklistModel(QAbstractTableModel):
+    """Read-only table over StudySummary rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._studies: list[StudySummary] = []
+
+    def set_studies(self, studies: list[StudySummary]) -> None:
+        self.beginResetModel()
+        self._studies = list(studies)
+        self.endResetModel()
+
+    def study_at(self, row: int) -> StudySummary:
+        return self._studies[row]
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._studies)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        study = self._studies[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[index.column()][1](study)  # type: ignore[operator]
+        if role == Qt.ItemDataRole.ForegroundRole and not study.complete:
+            return QColor("#9aa5b1")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"Study Instance UID {study.study_uid}\nAccession {study.accession or '—'}"
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section][0]
+        return None
+
+
+class WorklistView(QTableView):
+    """The table widget; opening a study (double-click/Enter) arrives with the viewer."""
+
+    def __init__(self, model: WorklistModel) -> None:
+        super().__init__()
+        self.setModel(model)
+        self.setObjectName("worklist")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
