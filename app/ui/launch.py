@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from app.node import StorageNode
 from app.ui.main_window import MainWindow
 from app.workstation import Workstation
+from resources import read_text
 
 
 class _ProgressRelay(QObject):
@@ -21,6 +22,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     """Show the main window; the node keeps receiving while it is open."""
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("telerad")
+    app.setStyleSheet(read_text("style.qss"))
     own_node = node is None
     if node is None:
         node = StorageNode(workstation.store, workstation.audit, workstation.settings)
@@ -40,6 +42,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         window.node_label.setText(f"DICOM node {ae_title} · {host}:{port}")
         DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
             p.sent, p.total, p.message, p.finished, p.error)).start()
+    window.resize(window.screen().availableSize() * 0.92)
     window.show()
     try:
         return app.exec()

@@ -34,7 +34,6 @@ class MainWindow(QMainWindow):
         self.worklist = WorklistView(self.model)
         self.heading = QLabel("Worklist")
         self.heading.setObjectName("heading")
-        self.heading.setStyleSheet("font-size: 16pt; font-weight: 600; padding: 6px 2px;")
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(self.heading)

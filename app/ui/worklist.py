@@ -64,7 +64,7 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[index.column()][1](study)  # type: ignore[operator]
         if role == Qt.ItemDataRole.ForegroundRole and not study.complete:
-            return QColor("#9aa5b1")
+            return QColor("#7d8791")
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"Study Instance UID {study.study_uid}\nAccession {study.accession or '—'}"
         return None
