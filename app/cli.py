@@ -45,7 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.node import StorageNode
 
     workstation = open_workstation(_profile_root(args))
-    node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings,
+                       settings_file=workstation.paths.settings)
+    logging.getLogger("app").setLevel(logging.INFO)  # one line per association for IT
     host, port = node.start(args.host, args.port, args.ae_title)
     print(f"telerad node {node.ae_title} listening on {host}:{port} "
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)

@@ -120,7 +120,8 @@ def run_demo(args: argparse.Namespace) -> int:
     temporary = args.profile is None
     root = Path(args.profile or tempfile.mkdtemp(prefix="telerad-demo-"))
     workstation = prepare_demo_profile(root)
-    node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings,
+                       settings_file=workstation.paths.settings)
     port = args.port if _free(args.port) else 0
     host, port = node.start(host="127.0.0.1", port=port)
     fate = " (deleted on exit)" if temporary and not args.keep else ""

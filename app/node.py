@@ -11,15 +11,16 @@ import logging
 import ssl
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
-from app.config import Settings
-from app.errors import InvalidDicomValue, OutOfResources, StoreError
+from app.config import Settings, load_settings
+from app.errors import ConfigError, InvalidDicomValue, OutOfResources, StoreError
 from app.store import PutResult, StudyStore
 
 LOG = logging.getLogger(__name__)
@@ -77,10 +78,15 @@ class _AssociationTally:
 class StorageNode:
     """Owns the pynetdicom AE and the association handlers."""
 
-    def __init__(self, store: StudyStore, audit: AuditTrail, settings: Settings) -> None:
+    def __init__(self, store: StudyStore, audit: AuditTrail, settings: Settings,
+                 settings_file: Path | None = None) -> None:
+        """``settings_file``, when given, is re-read when it changes, so peers added with
+        `telerad peers add` while the node runs take effect at the next association."""
         self._store = store
         self._audit = audit
         self.settings = settings
+        self._settings_file = settings_file
+        self._settings_stamp = self._stamp()
         self._server = None
         self._tallies: dict[int, _AssociationTally] = {}
         self._tally_lock = threading.Lock()
@@ -144,8 +150,28 @@ class StorageNode:
         by_called = self.settings["assignment.by_called_ae"]
         return by_called.get(called_ae, self.settings["assignment.default_reporter"])
 
+    def _stamp(self) -> int | None:
+        try:
+            return self._settings_file.stat().st_mtime_ns if self._settings_file else None
+        except FileNotFoundError:
+            return None
+
+    def _reload_settings_if_changed(self) -> None:
+        stamp = self._stamp()
+        if stamp == self._settings_stamp or self._settings_file is None:
+            return
+        try:
+            fresh = load_settings(self._settings_file)
+        except ConfigError as exc:
+            LOG.error("settings not reloaded, keeping the previous ones: %s", exc)
+        else:
+            self.settings = replace(fresh, values={
+                **fresh.values, "node.ae_title": self.ae_title})
+        self._settings_stamp = stamp
+
     def _on_requested(self, event: evt.Event) -> None:
         """Accept only configured peers calling one of our AE titles; audit the rest."""
+        self._reload_settings_if_changed()
         request = event.assoc.requestor.primitive
         calling = request.calling_ae_title.strip()
         called = request.called_ae_title.strip()
@@ -226,6 +252,8 @@ class StorageNode:
             return
         for study_uid in sorted(set(tally.stored) | set(tally.duplicates)):
             stored, duplicates = tally.stored[study_uid], tally.duplicates[study_uid]
+            LOG.info("%s at %s: study %s, %d stored, %d duplicate(s)", tally.calling_ae,
+                     tally.address, study_uid, stored, duplicates)
             self._audit.record(AuditEvent(
                 EventId.IMPORT, "C", actor=tally.calling_ae, source=tally.address,
                 outcome=Outcome.MINOR_FAILURE if tally.refused else Outcome.SUCCESS,

@@ -58,6 +58,16 @@ class StudySummary:
 
 
 @dataclass(frozen=True)
+class SeriesSummary:
+    series_uid: str
+    modality: str
+    series_number: int | None
+    description: str
+    body_part: str
+    instances: int
+
+
+@dataclass(frozen=True)
 class StoredInstance:
     sop_instance_uid: str
     series_uid: str
@@ -253,6 +263,16 @@ class StudyStore:
             )
             for row in self._database.query(sql.format(where=where), parameters)
         ]
+
+    def list_series(self, study_uid: str) -> list[SeriesSummary]:
+        rows = self._database.query(
+            """SELECT r.series_uid, r.modality, r.series_number, r.description, r.body_part,
+                      (SELECT count(*) FROM instances i WHERE i.series_uid = r.series_uid)
+                      AS instances
+               FROM series r WHERE r.study_uid = ? ORDER BY r.series_number, r.series_uid""",
+            (study_uid,),
+        )
+        return [SeriesSummary(**row) for row in rows]
 
     def list_instances(self, study_uid: str) -> list[StoredInstance]:
         rows = self._database.query(

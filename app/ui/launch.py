@@ -25,7 +25,8 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     app.setStyleSheet(read_text("style.qss"))
     own_node = node is None
     if node is None:
-        node = StorageNode(workstation.store, workstation.audit, workstation.settings)
+        node = StorageNode(workstation.store, workstation.audit, workstation.settings,
+                           settings_file=workstation.paths.settings)
         node.start()
     settings = node.settings
     window = MainWindow(
