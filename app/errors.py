@@ -21,6 +21,10 @@ class InvalidDicomValue(StoreError):
     """A received value breaks the standard (e.g. a UID that is not digits and dots)."""
 
 
+class MalformedDataset(StoreError):
+    """The received byte stream is not a whole DICOM dataset (truncated or garbage)."""
+
+
 class IntegrityError(StoreError):
     """Stored ciphertext failed authentication: the file was altered or swapped."""
 

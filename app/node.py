@@ -20,7 +20,8 @@ from pynetdicom.sop_class import Verification
 
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
-from app.errors import ConfigError, InvalidDicomValue, OutOfResources, StoreError
+from app.dicom_stream import check_complete, check_native_pixel_data
+from app.errors import ConfigError, InvalidDicomValue, MalformedDataset, OutOfResources, StoreError
 from app.store import PutResult, StudyStore
 
 LOG = logging.getLogger(__name__)
@@ -217,8 +218,11 @@ class StorageNode:
         """Store the instance: (result, study UID), or a failure response for the sender."""
         request = event.request
         try:
+            check_complete(event.encoded_dataset(include_meta=False),
+                           event.file_meta.TransferSyntaxUID)
             dataset = event.dataset
             dataset.file_meta = event.file_meta
+            check_native_pixel_data(dataset, event.file_meta.TransferSyntaxUID)
             if dataset.get("SOPClassUID") != request.AffectedSOPClassUID:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
             if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
@@ -232,6 +236,9 @@ class StorageNode:
         except OutOfResources as exc:
             LOG.error("C-STORE refused: %s", exc)
             return _failure(STATUS_OUT_OF_RESOURCES, str(exc))
+        except MalformedDataset as exc:
+            LOG.warning("C-STORE refused: %s", exc)
+            return _failure(STATUS_CANNOT_UNDERSTAND, str(exc))
         except InvalidDicomValue as exc:
             LOG.warning("C-STORE refused: %s", exc)
             return _failure(STATUS_INVALID_UID, str(exc))
