@@ -65,6 +65,21 @@ def _failure(status: int, comment: str) -> Dataset:
     return response
 
 
+def server_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """Server-side DICOM TLS (PS3.15 B.1, BCP 195: TLS 1.2+, client certificates required)."""
+    if not settings["node.tls.enabled"]:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings["node.tls.certificate"], settings["node.tls.private_key"])
+        context.load_verify_locations(settings["node.tls.ca_certificates"])
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"DICOM TLS is enabled but its files cannot be used: {exc}") from exc
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 @dataclass
 class _AssociationTally:
     """What one association delivered, audited as one Import per study when it ends."""
@@ -112,9 +127,8 @@ class StorageNode:
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_CONN_CLOSE, self._on_connection_closed),
         ]
-        self._server = ae.start_server(
-            address, block=False, evt_handlers=handlers, ssl_context=self._tls_context()
-        )
+        tls = server_tls_context(self.settings)
+        self._server = ae.start_server(address, block=False, evt_handlers=handlers, ssl_context=tls)
         bound = self._server.server_address
         LOG.info("DICOM node %s listening on %s:%s", ae.ae_title, bound[0], bound[1])
         return bound[0], bound[1]
@@ -127,19 +141,6 @@ class StorageNode:
     @property
     def ae_title(self) -> str:
         return self.settings["node.ae_title"]
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        """Server-side DICOM TLS (PS3.15 B.1, BCP 195: TLS 1.2+, client certificates)."""
-        if not self.settings["node.tls.enabled"]:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(
-            self.settings["node.tls.certificate"], self.settings["node.tls.private_key"]
-        )
-        context.load_verify_locations(self.settings["node.tls.ca_certificates"])
-        context.verify_mode = ssl.CERT_REQUIRED
-        return context
 
     # ---- association control -------------------------------------------------------------
 
