@@ -72,13 +72,8 @@ class DemoFeed(threading.Thread):
                 self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
 
         self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
-        send_study(iter_instances(plan), _sop_classes(plan), host=self._host, port=self._port,
+        send_study(iter_instances(plan), [plan.sop_class_uid], host=self._host, port=self._port,
                    called_ae=self._called, calling_ae=DEMO_SENDER_AE, on_sent=count)
-
-
-def _sop_classes(plan: StudyPlan) -> list[str]:
-    first = next(iter_instances(plan))
-    return [first.SOPClassUID]
 
 
 def has_display() -> bool:
