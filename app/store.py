@@ -112,6 +112,7 @@ class StudyStore:
         self._new_wrapped_keys: dict[str, bytes] = {}
         self._key_lock = threading.Lock()
         self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
+        self._create_fan_out_directories()
         self.quarantined = self._quarantine_partial_writes()
 
     # ---- writing -------------------------------------------------------------------------
@@ -161,13 +162,17 @@ class StudyStore:
             self._study_keys[study_uid] = key
             return key
 
+    def _create_fan_out_directories(self) -> None:
+        """objects/00 … objects/ff, made once so writing an instance needs no mkdir."""
+        for prefix in range(256):
+            (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
+
     def _object_path(self, object_name: str) -> Path:
         return self._paths.objects / object_name[:2] / object_name
 
     def _write_durably(self, blob: bytes, final_path: Path) -> None:
         temporary = self._paths.incoming / f"{final_path.name}.part"
         try:
-            final_path.parent.mkdir(mode=0o700, exist_ok=True)
             with open(temporary, "xb") as handle:
                 handle.write(blob)
                 handle.flush()
