@@ -166,8 +166,6 @@ def cmd_config_set(args: argparse.Namespace) -> int:
         value = args.value if isinstance(default, str) else json.loads(args.value)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{args.key} needs a {type(default).__name__} value") from exc
-    if not isinstance(value, type(default)):
-        raise ConfigError(f"{args.key} needs a {type(default).__name__} value")
     save_settings(settings.with_value(args.key, value), paths.settings)
     print(f"{args.key} = {json.dumps(value)}")
     return EXIT_OK

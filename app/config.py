@@ -78,6 +78,34 @@ def validate_ae_title(title: str) -> str:
     return title.strip()
 
 
+_RANGES: dict[str, tuple[int, int]] = {
+    "node.port": (1, 65535),
+    "node.max_pdu_bytes": (4096, 16 * 1024 * 1024),  # never unlimited (STANDARDS §1)
+    "node.maximum_associations": (1, 1000),
+    "node.study_quiet_seconds": (0, 7 * 24 * 3600),
+}
+
+
+def validate_setting(key: str, value: Any) -> Any:
+    """Type and range of one setting; raises ConfigError naming the key."""
+    if key not in DEFAULTS:
+        raise ConfigError(f"unknown setting {key!r}; see `telerad config show`")
+    expected = type(DEFAULTS[key][0])
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} must be {expected.__name__}, not {value!r}")
+    if key in _RANGES and not _RANGES[key][0] <= value <= _RANGES[key][1]:
+        low, high = _RANGES[key]
+        raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
+    if key == "node.ae_title":
+        validate_ae_title(value)
+    if key == "assignment.by_called_ae":
+        for title, reporter in value.items():
+            validate_ae_title(title)
+            if not isinstance(reporter, str):
+                raise ConfigError(f"{key}.{title} must name a reporter")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Effective settings: defaults overlaid with the profile's file."""
@@ -90,8 +118,7 @@ class Settings:
         return self.values[key]
 
     def with_value(self, key: str, value: Any) -> Settings:
-        if key not in DEFAULTS:
-            raise ConfigError(f"unknown setting {key!r}")
+        validate_setting(key, value)
         return replace(self, values={**self.values, key: value}, from_file=self.from_file | {key})
 
     def with_peers(self, peers: tuple[Peer, ...]) -> Settings:
@@ -144,9 +171,11 @@ def load_settings(path: Path) -> Settings:
     if unknown:
         raise ConfigError(f"{path.name}: unknown setting(s) {', '.join(unknown)}")
     values = {key: flat.get(key, default) for key, (default, _) in DEFAULTS.items()}
-    for key, (default, _) in DEFAULTS.items():
-        if not isinstance(values[key], type(default)):
-            raise ConfigError(f"{path.name}: {key} must be {type(default).__name__}")
+    for key in flat:
+        try:
+            validate_setting(key, values[key])
+        except ConfigError as exc:
+            raise ConfigError(f"{path.name}: {exc}") from exc
     try:
         peers = tuple(Peer(**entry) for entry in peers_raw)
     except TypeError as exc:

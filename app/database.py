@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlcipher3
 
-from app.errors import StoreError
+from app.errors import OutOfResources, StoreError
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: index, keys, audit chain
@@ -134,20 +134,34 @@ class Database:
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
-            except BaseException:
-                cursor.execute("ROLLBACK")
+                cursor.execute("COMMIT")
+            except BaseException as exc:
+                # SQLite may already have rolled back (e.g. SQLITE_FULL ends the transaction)
+                if self._connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                if isinstance(exc, sqlcipher3.DatabaseError):
+                    raise _store_error(exc) from exc
                 raise
-            cursor.execute("COMMIT")
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
-            cursor = self._connection.execute(sql, parameters)
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            try:
+                cursor = self._connection.execute(sql, parameters)
+                names = [column[0] for column in cursor.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            except sqlcipher3.DatabaseError as exc:
+                raise _store_error(exc) from exc
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+def _store_error(exc: sqlcipher3.DatabaseError) -> StoreError:
+    """SQLite's error as the store's: a full disk is OutOfResources (answered 0xA700)."""
+    if "full" in str(exc).lower():
+        return OutOfResources(f"the index is out of space: {exc}")
+    return StoreError(f"the index database failed: {exc}")
 
 
 def _statements(script: str) -> list[str]:

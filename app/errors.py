@@ -31,3 +31,7 @@ class IntegrityError(StoreError):
 
 class OutOfResources(StoreError):
     """The disk is full or a quota is reached; the instance was not stored."""
+
+
+class NodeError(TeleradError):
+    """The DICOM node cannot start (address in use, no permission for the port)."""

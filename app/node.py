@@ -16,12 +16,20 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.dsutils import encode_file_meta
 from pynetdicom.sop_class import Verification
 
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
 from app.dicom_stream import check_complete, check_native_pixel_data
-from app.errors import ConfigError, InvalidDicomValue, MalformedDataset, OutOfResources, StoreError
+from app.errors import (
+    ConfigError,
+    InvalidDicomValue,
+    MalformedDataset,
+    NodeError,
+    OutOfResources,
+    StoreError,
+)
 from app.store import PutResult, StudyStore
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ ACCEPTED_TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.4.203",  # HTJ2K
     "1.2.840.10008.1.2.5",  # RLE Lossless
 ]
+
+PREAMBLE = b"\x00" * 128 + b"DICM"  # DICOM file format (PS3.10 §7.1)
 
 # C-STORE response statuses (PS3.4 B.2.3); the Error Comment tells the sender why.
 STATUS_SUCCESS = 0x0000
@@ -112,6 +122,7 @@ class StorageNode:
     def start(self, host: str | None = None, port: int | None = None,
               ae_title: str | None = None) -> tuple[str, int]:
         """Listen in background threads; returns the bound (host, port)."""
+        self._store.open_for_writing()  # one receiving node per profile, crash recovery
         if ae_title:
             self.settings = self.settings.with_value("node.ae_title", ae_title)
         ae = AE(ae_title=self.settings["node.ae_title"])
@@ -128,7 +139,11 @@ class StorageNode:
             (evt.EVT_CONN_CLOSE, self._on_connection_closed),
         ]
         tls = server_tls_context(self.settings)
-        self._server = ae.start_server(address, block=False, evt_handlers=handlers, ssl_context=tls)
+        try:
+            self._server = ae.start_server(address, block=False, evt_handlers=handlers,
+                                           ssl_context=tls)
+        except OSError as exc:
+            raise NodeError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror}") from exc
         bound = self._server.server_address
         LOG.info("DICOM node %s listening on %s:%s", ae.ae_title, bound[0], bound[1])
         return bound[0], bound[1]
@@ -219,20 +234,21 @@ class StorageNode:
         """Store the instance: (result, study UID), or a failure response for the sender."""
         request = event.request
         try:
-            check_complete(event.encoded_dataset(include_meta=False),
-                           event.file_meta.TransferSyntaxUID)
+            meta = event.file_meta  # pynetdicom builds it afresh on every access
+            stream = event.encoded_dataset(include_meta=False)
+            check_complete(stream, meta.TransferSyntaxUID)
             dataset = event.dataset
-            dataset.file_meta = event.file_meta
-            check_native_pixel_data(dataset, event.file_meta.TransferSyntaxUID)
+            dataset.file_meta = meta
+            check_native_pixel_data(dataset, meta.TransferSyntaxUID)
             if dataset.get("SOPClassUID") != request.AffectedSOPClassUID:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
             if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Instance UID differs from request")
+            called = event.assoc.acceptor.ae_title.strip()
             result = self._store.put(
-                event.encoded_dataset(), dataset,
-                calling_ae=event.assoc.requestor.ae_title.strip(),
-                called_ae=event.assoc.acceptor.ae_title.strip(),
-                reporter=self.reporter_for(event.assoc.acceptor.ae_title.strip()),
+                b"".join((PREAMBLE, encode_file_meta(meta), stream)), dataset,
+                calling_ae=event.assoc.requestor.ae_title.strip(), called_ae=called,
+                reporter=self.reporter_for(called),
             )
         except OutOfResources as exc:
             LOG.error("C-STORE refused: %s", exc)

@@ -46,11 +46,6 @@ class ProfilePaths:
         return self.root / "objects"
 
     @property
-    def incoming(self) -> Path:
-        """Temporary names for files being written; same filesystem as ``objects``."""
-        return self.root / "incoming"
-
-    @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
@@ -61,6 +56,6 @@ class ProfilePaths:
 
     def create(self) -> ProfilePaths:
         """Make the directories, private to the user (0700)."""
-        for directory in (self.root, self.objects, self.incoming, self.quarantine):
+        for directory in (self.root, self.objects, self.quarantine):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self

@@ -2,16 +2,16 @@
 
 Instance files are AES-256-GCM under a random per-study data key, with the study and
 instance UIDs as associated data; file names are random tokens, never received values.
-An instance is durable before :meth:`StudyStore.put` returns: encrypted, written to a
-temporary name, fsynced, renamed, directory fsynced, indexed and committed (STANDARDS §1).
+An instance is durable before :meth:`StudyStore.put` returns: encrypted, written into a
+file whose name is already durable (see ``object_files``), fsynced, then indexed and
+committed (STANDARDS §1). Only the index makes an instance exist: a file that is not
+indexed was never acknowledged, and recovery sets it aside.
 """
 
 from __future__ import annotations
 
-import errno
 import io
-import os
-import secrets
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +25,11 @@ from pydicom.dataset import Dataset
 from app.crypto import KeyHierarchy, decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader
-from app.errors import OutOfResources, StoreError
+from app.errors import StoreError
+from app.object_files import FAN_OUT, ObjectFilePool, WriterLock, write_durably
 from app.profile import ProfilePaths
 
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+LOG = logging.getLogger(__name__)
 
 
 class PutResult(Enum):
@@ -81,14 +82,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _associated_data(study_uid: str, sop_instance_uid: str) -> bytes:
     return f"{study_uid}\0{sop_instance_uid}".encode("ascii")
 
@@ -112,8 +105,11 @@ class StudyStore:
         self._new_wrapped_keys: dict[str, bytes] = {}
         self._key_lock = threading.Lock()
         self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
-        self._create_fan_out_directories()
-        self.quarantined = self._quarantine_partial_writes()
+        self._pool = ObjectFilePool(paths.objects)
+        self._writer_lock = WriterLock(paths.root / "writer.lock")
+        self._writer_ready = False
+        self._writer_setup = threading.Lock()
+        self.quarantined: list[Path] = []
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -126,22 +122,22 @@ class StudyStore:
         Raises InvalidDicomValue for bad UIDs, OutOfResources when the disk is full.
         """
         header = InstanceHeader.from_dataset(dataset)
+        self.open_for_writing()
         if self.contains(header.sop_instance_uid):
             return PutResult.DUPLICATE
         study_key = self._study_key(header.study_uid)
         blob = encrypt_blob(
             study_key, encoded, _associated_data(header.study_uid, header.sop_instance_uid)
         )
-        object_name = secrets.token_hex(16)
-        final_path = self._object_path(object_name)
-        self._write_durably(blob, final_path)
+        object_name = self._pool.take()
+        write_durably(self._pool.path(object_name), blob)
         try:
             inserted = self._index(header, object_name, len(blob), calling_ae, called_ae, reporter)
         except BaseException:
-            final_path.unlink(missing_ok=True)
+            self._pool.path(object_name).write_bytes(b"")
             raise
         if not inserted:  # a parallel association stored the same instance first
-            final_path.unlink(missing_ok=True)
+            self._pool.path(object_name).write_bytes(b"")
             return PutResult.DUPLICATE
         for listener in list(self.listeners):
             listener(header.study_uid)
@@ -162,29 +158,8 @@ class StudyStore:
             self._study_keys[study_uid] = key
             return key
 
-    def _create_fan_out_directories(self) -> None:
-        """objects/00 … objects/ff, made once so writing an instance needs no mkdir."""
-        for prefix in range(256):
-            (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
-
     def _object_path(self, object_name: str) -> Path:
-        return self._paths.objects / object_name[:2] / object_name
-
-    def _write_durably(self, blob: bytes, final_path: Path) -> None:
-        temporary = self._paths.incoming / f"{final_path.name}.part"
-        try:
-            with open(temporary, "xb") as handle:
-                handle.write(blob)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, final_path)
-            _fsync_directory(final_path.parent)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            final_path.unlink(missing_ok=True)
-            if exc.errno in _DISK_FULL:
-                raise OutOfResources(f"store is out of space: {exc.strerror}") from exc
-            raise StoreError(f"could not write the instance: {exc.strerror}") from exc
+        return self._pool.path(object_name)
 
     def _index(
         self, header: InstanceHeader, object_name: str, size: int,
@@ -228,14 +203,44 @@ class StudyStore:
         self._new_wrapped_keys.pop(header.study_uid, None)
         return inserted
 
-    def _quarantine_partial_writes(self) -> list[Path]:
-        """Move files a crash left half-written out of the way; they were never acknowledged."""
-        moved = []
-        for partial in sorted(self._paths.incoming.glob("*.part")):
-            target = self._paths.quarantine / partial.name
-            partial.replace(target)
-            moved.append(target)
-        return moved
+    def open_for_writing(self) -> None:
+        """Take the profile's writer lock, recover from any crash, start the file pool."""
+        with self._writer_setup:
+            if self._writer_ready:
+                return
+            self._writer_lock.acquire()
+            for prefix in range(FAN_OUT):
+                (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
+            self._pool.start(reusable=self._recover())
+            self._writer_ready = True
+
+    def _recover(self) -> list[str]:
+        """Files not in the index were never acknowledged: empty ones are reused, others
+        (a crash mid-write) are moved to ``quarantine/``. Returns the reusable names."""
+        indexed = {row["object_name"] for row in self._database.query(
+            "SELECT object_name FROM instances")}
+        reusable: list[str] = []
+        for path in self._paths.objects.glob("??/*"):
+            if path.name in indexed:
+                continue
+            if path.stat().st_size == 0:
+                reusable.append(path.name)
+            else:
+                target = self._paths.quarantine / path.name
+                path.replace(target)
+                self.quarantined.append(target)
+        if self.quarantined:
+            LOG.warning("%d partly written file(s) from an interrupted run moved to quarantine",
+                        len(self.quarantined))
+        return reusable
+
+    def close(self) -> None:
+        """Stop writing and release the writer lock; readers may stay open elsewhere."""
+        with self._writer_setup:
+            if self._writer_ready:
+                self._pool.stop()
+                self._writer_lock.release()
+                self._writer_ready = False
 
     # ---- reading -------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ class Workstation:
         self.settings = settings
 
     def close(self) -> None:
+        self.store.close()
         self.database.close()
 
 
