@@ -10,9 +10,7 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +19,7 @@ from app import __version__
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
 from app.errors import ConfigError, TeleradError
 from app.profile import PROFILE_ENV, resolve_profile_dir
+from app.signals import stop_on_signal
 from app.workstation import open_settings, open_workstation
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -48,22 +47,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     node = StorageNode(workstation.store, workstation.audit, workstation.settings,
                        settings_file=workstation.paths.settings)
     logging.getLogger("app").setLevel(logging.INFO)  # one line per association for IT
+    stop = stop_on_signal()
     host, port = node.start(args.host, args.port, args.ae_title)
     print(f"telerad node {node.ae_title} listening on {host}:{port} "
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
-    _wait_for_signal()
+    while not stop.wait(0.5):
+        pass
     node.stop()
     workstation.close()
     print("telerad node stopped", flush=True)
     return EXIT_OK
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
 
 
 def cmd_studies(args: argparse.Namespace) -> int:

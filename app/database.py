@@ -95,6 +95,8 @@ class Database:
         # The key pragma must be the first statement; a raw key skips SQLCipher's own KDF
         # because ours is already a 256-bit key from HKDF.
         self._connection.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        # SQLCipher would print its own lines to stderr; our errors say it in one line.
+        self._connection.execute("PRAGMA cipher_log_level = NONE")
         try:
             self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as exc:

@@ -11,7 +11,6 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from app.crypto import PASSPHRASE_ENV, forget_master_key, usable_keyring
 from app.errors import KeyStoreUnavailable, TeleradError
 from app.node import StorageNode
 from app.sender import send_study
+from app.signals import stop_on_signal
 from app.synthetic import StudyPlan, demo_plans, iter_instances, plan_instance_count
 from app.workstation import Workstation, open_settings, open_workstation, profile_id
 
@@ -150,10 +150,8 @@ def _run_headless(plans: list[StudyPlan], host: str, port: int, ae_title: str,
             failed.extend([progress.error] if progress.error else [])
             done.set()
 
+    stop = stop_on_signal()
     DemoFeed(plans, host, port, ae_title, report).start()
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
     while not stop.wait(0.2):
         if exit_after_send and done.is_set():
             break

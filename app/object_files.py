@@ -29,6 +29,7 @@ except ImportError:  # not POSIX: no advisory locks, one writer is then the user
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 FAN_OUT = 256
+REFILL_BACKOFF = 1.0
 
 
 def fsync_directory(directory: Path) -> None:
@@ -123,8 +124,13 @@ class ObjectFilePool:
                     self._wanted.wait()
                 if self._stopping:
                     return
-            with contextlib.suppress(StoreError):  # disk full: take() will report it
+            try:
                 self._ready.extend(self._create_batch(self._batch))
+            except StoreError:
+                # Disk full: take() makes files itself and reports the error to the sender;
+                # retry only when asked again, at most every REFILL_BACKOFF seconds.
+                with self._wanted:
+                    self._wanted.wait(REFILL_BACKOFF)
 
     def _create_batch(self, count: int) -> list[str]:
         prefix = f"{secrets.randbelow(FAN_OUT):02x}"

@@ -33,17 +33,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import keyring
-import keyring.backend
 import numpy as np
 import pynetdicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+
 from app.config import Peer, save_settings
 from app.workstation import open_settings, open_workstation
+from tests.memory_keyring import MemoryKeyring
 
 CALLING = "STORESCU"
 ENV = {**os.environ, "TCP_NODELAY": "1", "TELERAD_PASSPHRASE": "ingest benchmark"}
@@ -61,22 +63,6 @@ def start_bare_scp(out: Path, wrap: Callable[[Any], Any] = lambda handler: handl
     ae.supported_contexts = pynetdicom.StoragePresentationContexts
     return ae.start_server(("127.0.0.1", 0), block=False,
                            evt_handlers=[(pynetdicom.evt.EVT_C_STORE, wrap(handle_store))])
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """In-memory key store for the in-process (``--steps``) node."""
-
-    priority = 1
-    _items: ClassVar[dict[tuple[str, str], str]] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self._items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self._items.pop((service, username), None)
 
 
 def generate_series(directory: Path, slices: int) -> int:
