@@ -91,10 +91,11 @@ def server_tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 @dataclass
-class _AssociationTally:
-    """What one association delivered, audited as one Import per study when it ends."""
+class _Association:
+    """Who is sending on one association and what it delivered (one Import per study)."""
 
     calling_ae: str
+    called_ae: str  # decides the reporter: one AE title per reporter
     address: str
     stored: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
@@ -114,8 +115,8 @@ class StorageNode:
         self._settings_file = settings_file
         self._settings_stamp = self._stamp()
         self._server = None
-        self._tallies: dict[int, _AssociationTally] = {}
-        self._tally_lock = threading.Lock()
+        self._associations: dict[int, _Association] = {}
+        self._associations_lock = threading.Lock()
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -203,8 +204,8 @@ class StorageNode:
             self._reject(event, REJECT_CALLED_AE, calling, address,
                          f"called AE title {called!r} is not one of ours")
         else:
-            with self._tally_lock:
-                self._tallies[id(event.assoc)] = _AssociationTally(calling, address)
+            with self._associations_lock:
+                self._associations[id(event.assoc)] = _Association(calling, called, address)
 
     def _reject(self, event: evt.Event, reason_codes: tuple[int, int, int], calling: str,
                 address: str, reason: str) -> None:
@@ -219,18 +220,20 @@ class StorageNode:
     # ---- C-STORE -------------------------------------------------------------------------
 
     def _on_c_store(self, event: evt.Event) -> Dataset | int:
-        outcome = self._store_instance(event)
-        tally = self._tallies.get(id(event.assoc))
-        if tally is not None:
-            if isinstance(outcome, Dataset):
-                tally.refused += 1
-            elif outcome[0] is PutResult.DUPLICATE:
-                tally.duplicates[outcome[1]] += 1
-            else:
-                tally.stored[outcome[1]] += 1
-        return outcome if isinstance(outcome, Dataset) else STATUS_SUCCESS
+        sender = self._associations.get(id(event.assoc))
+        if sender is None:  # cannot happen: every accepted association was registered
+            return _failure(STATUS_STORE_FAILED, "association not registered")
+        outcome = self._store_instance(event, sender)
+        if isinstance(outcome, Dataset):
+            sender.refused += 1
+            return outcome
+        result, study_uid = outcome
+        counter = sender.duplicates if result is PutResult.DUPLICATE else sender.stored
+        counter[study_uid] += 1
+        return STATUS_SUCCESS
 
-    def _store_instance(self, event: evt.Event) -> Dataset | tuple[PutResult, str]:
+    def _store_instance(self, event: evt.Event,
+                        sender: _Association) -> Dataset | tuple[PutResult, str]:
         """Store the instance: (result, study UID), or a failure response for the sender."""
         request = event.request
         try:
@@ -244,11 +247,10 @@ class StorageNode:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
             if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Instance UID differs from request")
-            called = event.assoc.acceptor.ae_title.strip()
             result = self._store.put(
                 b"".join((PREAMBLE, encode_file_meta(meta), stream)), dataset,
-                calling_ae=event.assoc.requestor.ae_title.strip(), called_ae=called,
-                reporter=self.reporter_for(called),
+                calling_ae=sender.calling_ae, called_ae=sender.called_ae,
+                reporter=self.reporter_for(sender.called_ae),
             )
         except OutOfResources as exc:
             LOG.error("C-STORE refused: %s", exc)
@@ -270,24 +272,24 @@ class StorageNode:
     # ---- end of association --------------------------------------------------------------
 
     def _on_connection_closed(self, event: evt.Event) -> None:
-        with self._tally_lock:
-            tally = self._tallies.pop(id(event.assoc), None)
-        if tally is None:
+        with self._associations_lock:
+            sender = self._associations.pop(id(event.assoc), None)
+        if sender is None:
             return
-        for study_uid in sorted(set(tally.stored) | set(tally.duplicates)):
-            stored, duplicates = tally.stored[study_uid], tally.duplicates[study_uid]
-            LOG.info("%s at %s: study %s, %d stored, %d duplicate(s)", tally.calling_ae,
-                     tally.address, study_uid, stored, duplicates)
+        for study_uid in sorted(set(sender.stored) | set(sender.duplicates)):
+            stored, duplicates = sender.stored[study_uid], sender.duplicates[study_uid]
+            LOG.info("%s at %s: study %s, %d stored, %d duplicate(s)", sender.calling_ae,
+                     sender.address, study_uid, stored, duplicates)
             self._audit.record(AuditEvent(
-                EventId.IMPORT, "C", actor=tally.calling_ae, source=tally.address,
-                outcome=Outcome.MINOR_FAILURE if tally.refused else Outcome.SUCCESS,
+                EventId.IMPORT, "C", actor=sender.calling_ae, source=sender.address,
+                outcome=Outcome.MINOR_FAILURE if sender.refused else Outcome.SUCCESS,
                 objects=(("study", study_uid),),
                 detail=f"{stored} instance(s) stored, {duplicates} duplicate(s), "
-                       f"{tally.refused} refused in this association",
+                       f"{sender.refused} refused in this association",
             ))
-        if tally.refused and not (tally.stored or tally.duplicates):
+        if sender.refused and not (sender.stored or sender.duplicates):
             self._audit.record(AuditEvent(
-                EventId.IMPORT, "C", actor=tally.calling_ae, source=tally.address,
+                EventId.IMPORT, "C", actor=sender.calling_ae, source=sender.address,
                 outcome=Outcome.SERIOUS_FAILURE,
-                detail=f"{tally.refused} instance(s) refused, none stored",
+                detail=f"{sender.refused} instance(s) refused, none stored",
             ))

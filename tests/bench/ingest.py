@@ -14,6 +14,8 @@ until the study shows every instance. While data flows the measuring side only w
 its children, so node and sender share no GIL with it.
 Targets (issue 2): a/b >= 1.0 (not slower than bare pynetdicom while encrypting and
 indexing); study listed <= 1 s after release. Figures, not assertions: exits 0.
+  (d) the bare SCP of (b) plus an fsync of each file and its directory: the cost of the
+      durability promise alone, for a like-for-like ratio.
 ``--steps``: (b) and (a) in-process with per-step timers (where the time goes);
 ``--node-pdu N``: also runs (a) with ``node.max_pdu_bytes = N`` (e.g. 16382).
 """
@@ -51,12 +53,24 @@ CALLING = "STORESCU"
 ENV = {**os.environ, "TCP_NODELAY": "1", "TELERAD_PASSPHRASE": "ingest benchmark"}
 
 
-def start_bare_scp(out: Path, wrap: Callable[[Any], Any] = lambda handler: handler) -> Any:
-    """(b): pynetdicom defaults plus storage contexts; the handler its documentation shows."""
+def start_bare_scp(out: Path, wrap: Callable[[Any], Any] = lambda handler: handler,
+                   durable: bool = False) -> Any:
+    """(b): pynetdicom defaults plus storage contexts; the handler its documentation shows.
+
+    ``durable`` (d) adds what "0x0000 only once durable" costs any SCP: fsync of the file
+    and of its directory, nothing else (no encryption, no index).
+    """
 
     def handle_store(event: pynetdicom.events.Event) -> int:
         with open(out / event.request.AffectedSOPInstanceUID, "wb") as handle:
             handle.write(event.encoded_dataset())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if durable:
+            directory = os.open(out, os.O_RDONLY)
+            os.fsync(directory)
+            os.close(directory)
         return 0x0000
 
     ae = pynetdicom.AE()
@@ -175,9 +189,11 @@ def run_once(kind: str, series: Path, work: Path, slices: int) -> tuple[float, f
             node.terminate()
             node.wait(30)
             stored = max(counts)
-        elif kind == "b":
-            scp = subprocess.Popen([sys.executable, __file__, "--bare-scp", str(target)], env=ENV,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        elif kind in ("b", "d"):
+            durable = ["--durable"] if kind == "d" else []
+            scp = subprocess.Popen([sys.executable, __file__, "--bare-scp", str(target), *durable],
+                                   env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True)
             seconds = send(_listening_port(scp), "ANY-SCP", series)
             scp.communicate(timeout=30)
             stored = len(list(target.iterdir()))
@@ -236,6 +252,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
     import app.store
     from app.dicom_header import InstanceHeader
     from app.node import StorageNode
+    from app.object_files import ObjectFilePool
     from app.store import StudyStore
 
     bare = StepTimer()
@@ -257,8 +274,8 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
         (StudyStore, "contains", "duplicate check (SELECT)"),
         (StudyStore, "_study_key", "study key (cached after first)"),
         (app.store, "encrypt_blob", "AES-256-GCM encrypt"),
-        (StudyStore, "_write_durably", "write temp file, rename"),
-        (app.store, "_fsync_directory", "fsync directory"),
+        (app.store, "write_durably", "write object file"),
+        (ObjectFilePool, "take", "take a pre-created object file"),
         (StudyStore, "_index", "index: 3 INSERTs + COMMIT (synchronous=FULL)"),
     ]
     for owner, name, label in [patch for patch in patches if hasattr(*patch[:2])]:
@@ -268,8 +285,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
         setattr(event_class, name, property(timer.wrap(prop.fget, label)))
     header = InstanceHeader.from_dataset
     InstanceHeader.from_dataset = staticmethod(timer.wrap(header, "validate header"))
-    os.fsync = timer.wrap(os.fsync, lambda stack: "fsync directory" if stack and stack[-1]
-                          == "fsync directory" else "fsync file")
+    os.fsync = timer.wrap(os.fsync, "fsync object file")
     ws = open_workstation(work / "steps-profile")
     settings = ws.settings.with_peers((Peer(CALLING, "127.0.0.1"),))
     ws.save_settings(settings.with_value("node.max_pdu_bytes", pdu) if pdu else settings)
@@ -288,10 +304,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--node-pdu", type=int, help="also run (a) with this max PDU")
     parser.add_argument("--steps", action="store_true", help="per-step cost of (a) instead")
-    parser.add_argument("--bare-scp", type=Path, help=argparse.SUPPRESS)  # receiver (b)
+    parser.add_argument("--bare-scp", type=Path, help=argparse.SUPPRESS)  # receiver (b)/(d)
+    parser.add_argument("--durable", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_scp:
-        server = start_bare_scp(args.bare_scp)
+        server = start_bare_scp(args.bare_scp, durable=args.durable)
         print("listening on", server.server_address[1], flush=True)
         sys.stdin.read()  # until the benchmark closes our stdin
         server.shutdown()
@@ -306,7 +323,7 @@ def main() -> int:
         if args.steps:
             profile_steps(series, work, args.slices, nbytes, args.node_pdu)
             return 0
-        kinds = ["a", "b", "c"] + ([f"a@{args.node_pdu}"] if args.node_pdu else [])
+        kinds = ["a", "b", "c", "d"] + ([f"a@{args.node_pdu}"] if args.node_pdu else [])
         seconds: dict[str, list[float]] = defaultdict(list)
         latencies: list[float] = []
         for round_number in range(args.repeat):
@@ -322,7 +339,7 @@ def main() -> int:
 def report(kinds: list[str], seconds: dict[str, list[float]], latencies: list[float],
            slices: int, nbytes: int) -> None:
     names = {"a": "(a) telerad node, encrypt+fsync+index", "b": "(b) bare pynetdicom SCP",
-             "c": "(c) DCMTK storescp"}
+             "c": "(c) DCMTK storescp", "d": "(d) bare pynetdicom + fsync file, dir"}
     best = {kind: min(seconds[kind]) for kind in kinds}
     median = {kind: statistics.median(seconds[kind]) for kind in kinds}
     print(f"\n{'receiver':<42}{'img/s best':>11}{'img/s med':>10}{'MB/s best':>10}"
@@ -334,6 +351,8 @@ def report(kinds: list[str], seconds: dict[str, list[float]], latencies: list[fl
     ratio_ab, ratio_ac = median["b"] / median["a"], median["c"] / median["a"]
     print(f"\nratio a/b: {ratio_ab:.2f} median, {best['b'] / best['a']:.2f} best")
     print(f"ratio a/c: {ratio_ac:.2f} median, {best['c'] / best['a']:.2f} best")
+    print(f"ratio a/d: {median['d'] / median['a']:.2f} median, {best['d'] / best['a']:.2f} best"
+          "  (same durability promise as ours)")
     if latencies:
         print(f"listed after release (a): best {min(latencies) * 1000:.1f} ms, "
               f"median {statistics.median(latencies) * 1000:.1f} ms, "
