@@ -13,12 +13,15 @@ start-up runs under it, so it can never move a file another process is writing.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import errno
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from app.errors import OutOfResources, StoreError
 
@@ -27,6 +30,7 @@ try:
 except ImportError:  # not POSIX: no advisory locks, one writer is then the user's duty
     fcntl = None  # type: ignore[assignment]
 
+T = TypeVar("T")
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 FAN_OUT = 256
 REFILL_BACKOFF = 1.0
@@ -146,18 +150,55 @@ class ObjectFilePool:
         return names
 
 
-def write_durably(path: Path, blob: bytes) -> None:
-    """Write ``blob`` into an existing empty file and fsync it; on failure leave it empty."""
+_FSYNC_WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                       thread_name_prefix="fsync")
+
+
+def write_then_sync(path: Path, blob: bytes, meanwhile: Callable[[], T]) -> T:
+    """Write ``blob`` into an existing empty file and fsync it while ``meanwhile`` runs.
+
+    The index commit (``meanwhile``) and the file's fsync are independent disk flushes, so
+    they overlap; the caller answers the sender only after both. If either fails the file
+    is emptied again and the error raised; undoing ``meanwhile`` is the caller's part
+    (see StudyStore.put). A crash between the two leaves at most one indexed but unsynced
+    file per association, which recovery checks (StudyStore._verify_latest).
+    """
     try:
         descriptor = os.open(path, os.O_WRONLY)
-        try:
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(descriptor, view):]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.truncate(path, 0)
+        raise os_error(exc, "opening an object file") from exc
+    try:
+        view = memoryview(blob)
+        while view:
+            view = view[os.write(descriptor, view):]
+        syncing = _FSYNC_WORKERS.submit(os.fsync, descriptor)
+        try:
+            result = meanwhile()
+        finally:
+            sync_error = syncing.exception()
+        if isinstance(sync_error, OSError):
+            raise SyncFailed(result, os_error(sync_error, "writing the instance"))
+        if sync_error is not None:
+            raise sync_error
+        return result
+    except OSError as exc:
+        _empty(path)
         raise os_error(exc, "writing the instance") from exc
+    except (StoreError, SyncFailed):
+        _empty(path)
+        raise
+    finally:  # anything else (the process is going down) leaves the file for recovery
+        os.close(descriptor)
+
+
+class SyncFailed(Exception):
+    """The index step succeeded but the file never reached the disk: undo, then raise."""
+
+    def __init__(self, result: object, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.result, self.error = result, error
+
+
+def _empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.truncate(path, 0)

@@ -26,10 +26,12 @@ from app.crypto import KeyHierarchy, decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader
 from app.errors import StoreError
-from app.object_files import FAN_OUT, ObjectFilePool, WriterLock, write_durably
+from app.object_files import FAN_OUT, ObjectFilePool, SyncFailed, WriterLock, write_then_sync
 from app.profile import ProfilePaths
 
 LOG = logging.getLogger(__name__)
+# more than any number of concurrent associations we allow (node.maximum_associations)
+UNSYNCED_ROWS_AFTER_CRASH = 1000
 
 
 class PutResult(Enum):
@@ -109,6 +111,7 @@ class StudyStore:
         self._writer_lock = WriterLock(paths.root / "writer.lock")
         self._writer_ready = False
         self._writer_setup = threading.Lock()
+        self._running_marker = paths.root / "writer.running"
         self.quarantined: list[Path] = []
 
     # ---- writing -------------------------------------------------------------------------
@@ -130,14 +133,16 @@ class StudyStore:
             study_key, encoded, _associated_data(header.study_uid, header.sop_instance_uid)
         )
         object_name = self._pool.take()
-        write_durably(self._pool.path(object_name), blob)
+        path = self._pool.path(object_name)
         try:
-            inserted = self._index(header, object_name, len(blob), calling_ae, called_ae, reporter)
-        except BaseException:
-            self._pool.path(object_name).write_bytes(b"")
-            raise
+            inserted = write_then_sync(path, blob, lambda: self._index(
+                header, object_name, len(blob), calling_ae, called_ae, reporter))
+        except SyncFailed as failed:
+            if failed.result:
+                self._unindex(header.sop_instance_uid)
+            raise failed.error from failed
         if not inserted:  # a parallel association stored the same instance first
-            self._pool.path(object_name).write_bytes(b"")
+            path.write_bytes(b"")
             return PutResult.DUPLICATE
         for listener in list(self.listeners):
             listener(header.study_uid)
@@ -203,6 +208,10 @@ class StudyStore:
         self._new_wrapped_keys.pop(header.study_uid, None)
         return inserted
 
+    def _unindex(self, sop_instance_uid: str) -> None:
+        with self._database.transaction() as cursor:
+            cursor.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,))
+
     def open_for_writing(self) -> None:
         """Take the profile's writer lock, recover from any crash, start the file pool."""
         with self._writer_setup:
@@ -211,8 +220,31 @@ class StudyStore:
             self._writer_lock.acquire()
             for prefix in range(FAN_OUT):
                 (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
+            if self._running_marker.exists():  # the last writer did not close: a crash
+                self._verify_latest()
+            self._running_marker.touch()
             self._pool.start(reusable=self._recover())
             self._writer_ready = True
+
+    def _verify_latest(self) -> None:
+        """After a crash, the newest rows may point at files whose fsync never finished
+        (see object_files.write_then_sync); those were never acknowledged. Each association
+        has at most one such row, so checking the newest few covers every case."""
+        rows = self._database.query(
+            "SELECT sop_instance_uid, object_name FROM instances ORDER BY rowid DESC LIMIT ?",
+            (UNSYNCED_ROWS_AFTER_CRASH,))
+        for row in rows:
+            try:
+                self.read_bytes(row["sop_instance_uid"])
+            except StoreError:
+                LOG.warning("instance %s was not fully written before a crash; set aside",
+                            row["sop_instance_uid"])
+                self._unindex(row["sop_instance_uid"])
+                path = self._object_path(row["object_name"])
+                if path.exists():
+                    target = self._paths.quarantine / path.name
+                    path.replace(target)
+                    self.quarantined.append(target)
 
     def _recover(self) -> list[str]:
         """Files not in the index were never acknowledged: empty ones are reused, others
@@ -239,6 +271,7 @@ class StudyStore:
         with self._writer_setup:
             if self._writer_ready:
                 self._pool.stop()
+                self._running_marker.unlink(missing_ok=True)
                 self._writer_lock.release()
                 self._writer_ready = False
 
@@ -257,8 +290,11 @@ class StudyStore:
                    (SELECT group_concat(modality, '\\') FROM (SELECT DISTINCT modality
                        FROM series r WHERE r.study_uid = s.study_uid ORDER BY modality))
                        AS modality_list
-            FROM studies s {where} ORDER BY s.last_received_at DESC"""
-        where, parameters = ("WHERE s.assigned_reporter = ?", (reporter,)) if reporter else ("", ())
+            FROM studies s
+            WHERE EXISTS (SELECT 1 FROM instances i WHERE i.study_uid = s.study_uid) {reporter}
+            ORDER BY s.last_received_at DESC"""
+        # a study exists for the worklist once an instance of it is stored
+        where, parameters = ("AND s.assigned_reporter = ?", (reporter,)) if reporter else ("", ())
         quiet_since = datetime.now(UTC) - self._quiet_period
         return [
             StudySummary(
@@ -271,7 +307,7 @@ class StudyStore:
                 received_at=row["last_received_at"], assigned_reporter=row["assigned_reporter"],
                 complete=datetime.fromisoformat(row["last_received_at"]) <= quiet_since,
             )
-            for row in self._database.query(sql.format(where=where), parameters)
+            for row in self._database.query(sql.format(reporter=where), parameters)
         ]
 
     def list_series(self, study_uid: str) -> list[SeriesSummary]:

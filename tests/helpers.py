@@ -23,7 +23,7 @@ from app.workstation import Workstation
 DICM_OFFSET = 128  # PS3.10 §7.1: 128-byte preamble, then "DICM", then the File Meta group
 # Files a profile holds besides instance objects: none of them is an instance's bytes.
 PROFILE_FILES = {"telerad.db", "telerad.db-wal", "telerad.db-shm", "settings.toml",
-                 "profile.id", "passphrase.salt", "writer.lock"}
+                 "profile.id", "passphrase.salt", "writer.lock", "writer.running"}
 
 
 def require_tool(name: str, package: str) -> str:

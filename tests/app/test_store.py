@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -201,41 +200,63 @@ def test_stored_instances_survive_reopening_the_profile(tmp_path: Path) -> None:
     reopened.close()
 
 
-class PowerCut(BaseException):
-    """The machine stops between writing an instance's bytes and making them durable."""
+def _crash(workstation: Workstation) -> None:
+    """Stop writing the way a power cut does: no clean close, the running marker stays."""
+    marker = workstation.paths.root / "writer.running"
+    assert marker.exists(), "a writing store marks the profile as being written"
+    workstation.close()
+    marker.touch()
 
 
 def test_file_half_written_before_a_crash_is_quarantined_and_never_served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
+    """A crash mid-write leaves bytes in a file no index row names: never acknowledged."""
     first = open_workstation(tmp_path / "profile")
     kept, encoded = put(first)
-    real_fsync = os.fsync
-
-    def power_cut_on_data(descriptor: int) -> None:
-        details = os.fstat(descriptor)
-        if stat.S_ISREG(details.st_mode) and details.st_size:
-            raise PowerCut
-        real_fsync(descriptor)
-
-    lost = make_instance()
-    monkeypatch.setattr(os, "fsync", power_cut_on_data)
-    with pytest.raises(PowerCut):
-        first.store.put(encode(lost), lost)
-    monkeypatch.undo()
-    assert unacknowledged_data(first), "the crash left written bytes behind"
-    first.close()
+    stray = first.paths.objects / "ab" / ("ab" + "0" * 30)
+    stray.write_bytes(b"TRD1" + b"\x5a" * 1000)
+    _crash(first)
 
     reopened = open_workstation(tmp_path / "profile")
     after, _ = put(reopened)  # the node is receiving again
     (quarantined,) = reopened.store.quarantined
     assert reopened.paths.quarantine in quarantined.parents
     assert quarantined.read_bytes().startswith(b"TRD1")
+    assert not stray.exists()
     assert unacknowledged_data(reopened) == []
-    assert not reopened.store.contains(lost.SOPInstanceUID)
     assert reopened.store.read_bytes(kept) == encoded
     assert reopened.store.contains(after)
     reopened.close()
+
+
+def test_indexed_instance_whose_file_did_not_reach_the_disk_is_set_aside_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    """The index commit and the file fsync overlap; a crash between them can leave a row
+    whose file is short. That instance was never acknowledged: recovery removes it."""
+    first = open_workstation(tmp_path / "profile")
+    kept, encoded = put(first)
+    lost, _ = put(first)
+    (name,) = [row["object_name"] for row in first.database.query(
+        "SELECT object_name FROM instances WHERE sop_instance_uid = ?", (lost,))]
+    path = first.paths.objects / name[:2] / name
+    path.write_bytes(path.read_bytes()[:100])
+    _crash(first)
+
+    reopened = open_workstation(tmp_path / "profile")
+    reopened.store.open_for_writing()
+    assert not reopened.store.contains(lost)
+    assert [q.name for q in reopened.store.quarantined] == [name]
+    assert reopened.store.read_bytes(kept) == encoded
+    reopened.close()
+
+
+def test_a_clean_close_needs_no_recovery(tmp_path: Path) -> None:
+    first = open_workstation(tmp_path / "profile")
+    put(first)
+    first.close()
+    assert not (first.paths.root / "writer.running").exists()
 
 
 def _disk_full(*_args: object, **_kwargs: object) -> None:
