@@ -7,6 +7,7 @@ import sys
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from app.errors import TeleradError
 from app.node import StorageNode
 from app.ui.main_window import MainWindow
 from app.workstation import Workstation
@@ -24,15 +25,16 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     app.setApplicationName("telerad")
     app.setStyleSheet(read_text("style.qss"))
     own_node = node is None
+    node_text = ""
     if node is None:
-        node = StorageNode(workstation.store, workstation.audit, workstation.settings,
-                           settings_file=workstation.paths.settings)
-        node.start()
-    settings = node.settings
+        node, node_text = _start_node(workstation)
+    if node is not None and not node_text:
+        settings = node.settings
+        node_text = f"DICOM node {node.ae_title} · {settings['node.host']}:{settings['node.port']}"
     window = MainWindow(
         workstation.store,
         reporter=workstation.settings["assignment.default_reporter"],
-        node_text=f"DICOM node {node.ae_title} · {settings['node.host']}:{settings['node.port']}",
+        node_text=node_text,
     )
     if demo_feed is not None:
         from app.demo import DemoFeed
@@ -48,5 +50,17 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     try:
         return app.exec()
     finally:
-        if own_node:
+        if own_node and node is not None:
             node.stop()
+
+
+def _start_node(workstation: Workstation) -> tuple[StorageNode | None, str]:
+    """The node inside the GUI; if `telerad serve` already receives for this profile, the
+    window shows its studies (the worklist refreshes periodically) without a second node."""
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings,
+                       settings_file=workstation.paths.settings)
+    try:
+        node.start()
+    except TeleradError as exc:
+        return None, f"Not receiving here: {exc}"
+    return node, ""
