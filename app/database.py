@@ -80,6 +80,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     """,
+    # 2: what the viewer needs to order and size a series without opening every file
+    """
+    ALTER TABLE instances ADD COLUMN image_position TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN image_orientation TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN frames INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE instances ADD COLUMN rows_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE instances ADD COLUMN columns_count INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -43,6 +43,17 @@ def _integer(dataset: Dataset, keyword: str) -> int | None:
         return None
 
 
+def _numbers(dataset: Dataset, keyword: str, count: int) -> str:
+    """A multi-valued DS as text, or "" when absent or not ``count`` finite numbers."""
+    try:
+        values = [float(v) for v in dataset.get(keyword) or []]
+    except (TypeError, ValueError):
+        return ""
+    if len(values) != count or not all(abs(v) < 1e9 for v in values):
+        return ""
+    return "\\".join(repr(v) for v in values)
+
+
 def nhs_number(dataset: Dataset) -> str:
     """The NHS number from Other Patient IDs Sequence (issuer "NHS"), if present."""
     for item in dataset.get("OtherPatientIDsSequence", []) or []:
@@ -76,6 +87,11 @@ class InstanceHeader:
     series_description: str
     body_part: str
     instance_number: int | None
+    image_position: str  # Image Position (Patient) as "x\\y\\z", "" if absent (PS3.3 C.7.6.2)
+    image_orientation: str  # Image Orientation (Patient), six values joined by "\\"
+    frames: int
+    rows: int
+    columns: int
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InstanceHeader:
@@ -105,4 +121,9 @@ class InstanceHeader:
             series_description=_text(dataset, "SeriesDescription"),
             body_part=_text(dataset, "BodyPartExamined"),
             instance_number=_integer(dataset, "InstanceNumber"),
+            image_position=_numbers(dataset, "ImagePositionPatient", 3),
+            image_orientation=_numbers(dataset, "ImageOrientationPatient", 6),
+            frames=_integer(dataset, "NumberOfFrames") or 1,
+            rows=_integer(dataset, "Rows") or 0,
+            columns=_integer(dataset, "Columns") or 0,
         )

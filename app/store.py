@@ -47,12 +47,14 @@ class StudySummary:
     patient_name: str
     patient_id: str
     issuer_of_patient_id: str
+    nhs_number: str
     birth_date: str
     sex: str
     study_date: str
     accession: str
     description: str
     modalities: tuple[str, ...]
+    body_parts: tuple[str, ...]
     instances: int
     first_received_at: str
     received_at: str  # when the latest instance landed
@@ -78,6 +80,15 @@ class StoredInstance:
     transfer_syntax_uid: str
     instance_number: int | None
     stored_bytes: int
+    image_position: tuple[float, float, float] | None
+    image_orientation: tuple[float, ...] | None
+    frames: int
+    rows: int
+    columns: int
+
+
+def _floats(text: str) -> tuple[float, ...] | None:
+    return tuple(float(v) for v in text.split("\\")) if text else None
 
 
 def _now() -> str:
@@ -198,11 +209,13 @@ class StudyStore:
             cursor.execute(
                 """INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid,
                        transfer_syntax_uid, instance_number, object_name, stored_bytes,
-                       received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       received_at, image_position, image_orientation, frames, rows_count,
+                       columns_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(sop_instance_uid) DO NOTHING""",
                 (header.sop_instance_uid, header.series_uid, header.study_uid,
                  header.sop_class_uid, header.transfer_syntax_uid, header.instance_number,
-                 object_name, size, now),
+                 object_name, size, now, header.image_position, header.image_orientation,
+                 header.frames, header.rows, header.columns),
             )
             inserted = cursor.rowcount == 1
         self._new_wrapped_keys.pop(header.study_uid, None)
@@ -289,7 +302,10 @@ class StudyStore:
                        AS instance_count,
                    (SELECT group_concat(modality, '\\') FROM (SELECT DISTINCT modality
                        FROM series r WHERE r.study_uid = s.study_uid ORDER BY modality))
-                       AS modality_list
+                       AS modality_list,
+                   (SELECT group_concat(body_part, '\\') FROM (SELECT DISTINCT body_part
+                       FROM series r WHERE r.study_uid = s.study_uid AND body_part != ''
+                       ORDER BY body_part)) AS body_part_list
             FROM studies s
             WHERE EXISTS (SELECT 1 FROM instances i WHERE i.study_uid = s.study_uid) {reporter}
             ORDER BY s.last_received_at DESC"""
@@ -300,9 +316,11 @@ class StudyStore:
             StudySummary(
                 study_uid=row["study_uid"], patient_name=row["patient_name"],
                 patient_id=row["patient_id"], issuer_of_patient_id=row["issuer_of_patient_id"],
+                nhs_number=row["nhs_number"],
                 birth_date=row["birth_date"], sex=row["sex"], study_date=row["study_date"],
                 accession=row["accession"], description=row["description"],
                 modalities=tuple(filter(None, (row["modality_list"] or "").split("\\"))),
+                body_parts=tuple(filter(None, (row["body_part_list"] or "").split("\\"))),
                 instances=row["instance_count"], first_received_at=row["first_received_at"],
                 received_at=row["last_received_at"], assigned_reporter=row["assigned_reporter"],
                 complete=datetime.fromisoformat(row["last_received_at"]) <= quiet_since,
@@ -323,11 +341,17 @@ class StudyStore:
     def list_instances(self, study_uid: str) -> list[StoredInstance]:
         rows = self._database.query(
             """SELECT sop_instance_uid, series_uid, sop_class_uid, transfer_syntax_uid,
-                      instance_number, stored_bytes FROM instances WHERE study_uid = ?
+                      instance_number, stored_bytes, image_position, image_orientation, frames,
+                      rows_count AS rows, columns_count AS columns
+               FROM instances WHERE study_uid = ?
                ORDER BY series_uid, instance_number, sop_instance_uid""",
             (study_uid,),
         )
-        return [StoredInstance(**row) for row in rows]
+        return [
+            StoredInstance(**{**row, "image_position": _floats(row["image_position"]),
+                              "image_orientation": _floats(row["image_orientation"])})
+            for row in rows
+        ]
 
     def read_bytes(self, sop_instance_uid: str) -> bytes:
         """The instance exactly as received (DICOM file format), decrypted and authenticated."""
