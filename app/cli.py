@@ -170,6 +170,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from app.snapshot import render_snapshot
+
+    workstation = open_workstation(_profile_root(args))
+    try:
+        out = render_snapshot(workstation, args.study, Path(args.out), prior_uid=args.prior,
+                              reason=args.reason, preset_name=args.preset,
+                              slice_number=args.slice)
+    finally:
+        workstation.close()
+    print(f"snapshot written to {out}")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.ui.launch import run_gui
 
@@ -217,6 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ae-title", help="our AE title (default: node.ae_title)")
 
     add("gui", cmd_gui, "open the workstation window on the worklist (the node runs inside)")
+
+    snapshot = add("snapshot", cmd_snapshot, "render offscreen what the comparison window "
+                   "shows (banners, overlays, both panes) to a PNG; a prior of another "
+                   "patient is refused and no image is written")
+    snapshot.add_argument("--study", required=True, metavar="UID", help="the current study")
+    snapshot.add_argument("--prior", metavar="UID", help="the prior to show beside it")
+    snapshot.add_argument("--reason", default="",
+                          help="why a partly matching prior is the same patient (audited)")
+    snapshot.add_argument("--preset", default="", help="window preset, e.g. lung, bone, brain")
+    snapshot.add_argument("--slice", type=int, metavar="N", help="slice number (from 1)")
+    snapshot.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
 
     studies = add("studies", cmd_studies, "list received studies")
     studies.add_argument("--json", action="store_true", help="one JSON object per study")

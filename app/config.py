@@ -41,6 +41,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "'keyring' keeps the master key in the OS keyring; 'passphrase' derives it with "
         "Argon2id from TELERAD_PASSPHRASE (or a prompt) for machines without a keyring",
     ),
+    "viewer.current_side": (
+        "left",
+        "site policy: the side of the CURRENT study ('left' or 'right'); the prior is always "
+        "on the other side and the reporter cannot swap them (right scan, right patient)",
+    ),
     "assignment.default_reporter": ("", "reporter given studies no other rule assigns"),
     "assignment.by_called_ae": (
         {},
@@ -96,6 +101,8 @@ def validate_setting(key: str, value: Any) -> Any:
     if key in _RANGES and not _RANGES[key][0] <= value <= _RANGES[key][1]:
         low, high = _RANGES[key]
         raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
+    if key == "viewer.current_side" and value not in ("left", "right"):
+        raise ConfigError(f"{key} must be 'left' or 'right', not {value!r}")
     if key == "node.ae_title":
         validate_ae_title(value)
     if key == "assignment.by_called_ae":

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.errors import TeleradError
 from app.node import StorageNode
 from app.ui.main_window import MainWindow
+from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
 from resources import read_text
+from viewer.ui.comparison_window import ComparisonWindow
 
 
 class _ProgressRelay(QObject):
@@ -45,6 +47,8 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         window.node_label.setText(f"DICOM node {ae_title} · {host}:{port}")
         DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
             p.sent, p.total, p.message, p.finished, p.error)).start()
+    readers = ComparisonOpener(workstation, window)
+    window.open_requested.connect(readers.open)
     window.resize(window.screen().availableSize() * 0.92)
     window.show()
     try:
@@ -52,6 +56,32 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     finally:
         if own_node and node is not None:
             node.stop()
+
+
+class ComparisonOpener:
+    """Opens the reading window for a worklist row; errors are shown, never raised."""
+
+    def __init__(self, workstation: Workstation, main: MainWindow) -> None:
+        self._workstation, self._main = workstation, main
+        self.windows: list[ComparisonWindow] = []
+
+    def open(self, study_uid: str) -> ComparisonWindow | None:
+        settings = self._workstation.settings
+        reporter = settings["assignment.default_reporter"] or None
+        try:
+            opened = open_study(self._workstation.store, self._workstation.audit, study_uid,
+                                actor=reporter or "local user", reporter=reporter,
+                                current_side=settings["viewer.current_side"])
+        except (KeyError, TeleradError) as exc:
+            QMessageBox.warning(self._main, "Study cannot be opened", str(exc))
+            return None
+        window = ComparisonWindow(opened.layout, StoreStudyReader(self._workstation.store),
+                                  opened.priors, opened.others)
+        window.setWindowTitle(f"telerad — {opened.layout.current.description}")
+        window.resize(self._main.size())
+        window.show()
+        self.windows.append(window)
+        return window
 
 
 def _start_node(workstation: Workstation) -> tuple[StorageNode | None, str]:

@@ -26,12 +26,16 @@ class StoreWatcher(QObject):
 class MainWindow(QMainWindow):
     """Thin view: asks the store for the worklist in a worker and shows it."""
 
+    open_requested = Signal(str)  # study UID: double-click or Enter on a worklist row
+
     def __init__(self, store: StudyStore, *, reporter: str = "", node_text: str = "") -> None:
         super().__init__()
         self._store, self._reporter = store, reporter
         self.setWindowTitle(f"telerad — worklist{f' ({reporter})' if reporter else ''}")
         self.model = WorklistModel()
         self.worklist = WorklistView(self.model)
+        self.worklist.activated.connect(
+            lambda index: self.open_requested.emit(self.model.study_at(index.row()).study_uid))
         self.heading = QLabel("Worklist")
         self.heading.setObjectName("heading")
         body = QWidget()

@@ -1,0 +1,272 @@
+"""A series ready for display: frames in geometric order, the shown one decoded first.
+
+The index gives every instance's position and orientation, so the order is known before
+any file is opened (viewer.geometry.sort_series). The frame on screen is decoded at once;
+a worker thread decodes the rest outward from it (STANDARDS §1: a 500-slice JPEG 2000
+series is seconds of one core). Frames are kept as stored values — no wider copy — and
+turned into display pixels through a lookup table built for the current window, which is
+exact (viewer.pipeline) and fast for integer data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from viewer.geometry import PixelSpacing, SlicePlane, pixel_spacing, slice_plane, sort_series
+from viewer.pipeline import (
+    PixelDataError,
+    Window,
+    decode_frame,
+    default_window,
+    is_monochrome,
+    modality_unit,
+    modality_values,
+    stored_windows,
+    window_to_display,
+)
+
+
+class InstanceSource(Protocol):
+    """Opens a stored instance (the app hands in its store, filtered for the reporter)."""
+
+    def open_instance(self, sop_instance_uid: str) -> Dataset: ...
+
+
+class StudyReader(InstanceSource, Protocol):
+    """What the viewer reads of a study: its series (from the index) and its instances."""
+
+    def series_of(self, study_uid: str) -> list[SeriesChoice]: ...
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """What the index knows of an instance before it is opened."""
+
+    sop_instance_uid: str
+    instance_number: int | None
+    image_position: tuple[float, ...] | None
+    image_orientation: tuple[float, ...] | None
+    frames: int = 1
+
+
+@dataclass(frozen=True)
+class SeriesChoice:
+    """A series as the series browser lists it."""
+
+    series_uid: str
+    number: int | None
+    modality: str
+    description: str
+    instances: tuple[InstanceRef, ...]
+
+    def label(self) -> str:
+        count = sum(max(ref.frames, 1) for ref in self.instances)
+        return f"Se {self.number or '?'} {self.modality} {self.description} ({count})".strip()
+
+
+def main_series(choices: Sequence[SeriesChoice], modality: str = "") -> SeriesChoice:
+    """The series to open first: the largest of the wanted modality (the main stack)."""
+    wanted = [c for c in choices if c.modality == modality] or list(choices)
+    return max(wanted, key=lambda c: sum(max(ref.frames, 1) for ref in c.instances))
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    sop_instance_uid: str
+    frame: int
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Presentation facts of one frame, read from its instance when it is decoded."""
+
+    monochrome: bool
+    slope: float
+    intercept: float
+    unit: str
+    windows: tuple[Window, ...]
+    spacing: PixelSpacing | None
+    plane: SlicePlane | None
+    header: Dataset  # the instance without its pixel data, for overlays
+
+
+def _header_only(dataset: Dataset) -> Dataset:
+    header = Dataset()
+    for element in dataset:
+        if element.tag.group != 0x7FE0:
+            header.add(element)
+    header.file_meta = getattr(dataset, "file_meta", Dataset())
+    return header
+
+
+def _frame_info(dataset: Dataset) -> FrameInfo:
+    slope = float(dataset.get("RescaleSlope", 1) or 1)
+    intercept = float(dataset.get("RescaleIntercept", 0) or 0)
+    return FrameInfo(
+        monochrome=is_monochrome(dataset), slope=slope, intercept=intercept,
+        unit=modality_unit(dataset), windows=tuple(stored_windows(dataset)),
+        spacing=pixel_spacing(dataset), plane=slice_plane(dataset),
+        header=_header_only(dataset),
+    )
+
+
+def _as_header(ref: InstanceRef) -> Dataset:
+    """A minimal dataset carrying the geometry the index holds, for sorting."""
+    header = Dataset()
+    if ref.instance_number is not None:
+        header.InstanceNumber = ref.instance_number
+    if ref.image_position:
+        header.ImagePositionPatient = list(ref.image_position)
+    if ref.image_orientation:
+        header.ImageOrientationPatient = list(ref.image_orientation)
+    return header
+
+
+class SeriesVolume:
+    """Frames of one series in display order, decoded on demand and in the background."""
+
+    def __init__(self, source: InstanceSource, instances: Sequence[InstanceRef]) -> None:
+        if not instances:
+            raise ValueError("a series needs at least one instance")
+        self._source = source
+        ordering = sort_series([_as_header(ref) for ref in instances])
+        self.order_method = ordering.method
+        self.warnings = list(ordering.warnings)
+        ordered = [instances[i] for i in ordering.order]
+        self.frames = [FrameRef(ref.sop_instance_uid, f) for ref in ordered
+                       for f in range(max(ref.frames, 1))]
+        self.locations: list[float | None] = [
+            ordering.locations[n] if ref.frames <= 1 else None
+            for n, ref in enumerate(ordered) for _ in range(max(ref.frames, 1))
+        ]
+        self._pixels: dict[int, np.ndarray] = {}
+        self._errors: dict[int, str] = {}
+        self._info: dict[str, FrameInfo] = {}
+        self._lock = threading.Lock()
+        self._lut_cache: dict[tuple, np.ndarray] = {}
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    # ---- decoding ----------------------------------------------------------------------
+
+    def load(self, index: int) -> np.ndarray | None:
+        """Stored values of frame ``index`` (decoding it now if needed); None if it failed."""
+        if index in self._pixels:
+            return self._pixels[index]
+        if index in self._errors:
+            return None
+        ref = self.frames[index]
+        try:
+            dataset = self._source.open_instance(ref.sop_instance_uid)
+            with self._lock:
+                info = self._info.get(ref.sop_instance_uid) or _frame_info(dataset)
+                self._info[ref.sop_instance_uid] = info
+            pixels = np.ascontiguousarray(decode_frame(dataset, ref.frame))
+        except Exception as exc:  # a damaged image shows as an error, never a crash
+            self._errors[index] = _describe(exc)
+            return None
+        self._pixels[index] = pixels
+        return pixels
+
+    def error(self, index: int) -> str | None:
+        return self._errors.get(index)
+
+    def info(self, index: int) -> FrameInfo | None:
+        return self._info.get(self.frames[index].sop_instance_uid)
+
+    def loaded_count(self) -> int:
+        return len(self._pixels) + len(self._errors)
+
+    def load_rest(self, start: int, on_progress: Callable[[int, int], None]) -> None:
+        """Decode every other frame in a worker thread, nearest to ``start`` first."""
+        order = sorted(range(len(self.frames)), key=lambda i: (abs(i - start), i))
+
+        def run() -> None:
+            for index in order:
+                if self._stop.is_set():
+                    return
+                self.load(index)
+                on_progress(self.loaded_count(), len(self.frames))
+
+        self._worker = threading.Thread(target=run, name="series-decode", daemon=True)
+        self._worker.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.wait(5)
+
+    # ---- values and display ------------------------------------------------------------
+
+    def modality(self, index: int) -> np.ndarray | None:
+        """Modality values (e.g. HU) of a monochrome frame, PS3.3 C.11.1, for measurements."""
+        pixels, info = self.load(index), self.info(index)
+        if pixels is None or info is None or not info.monochrome:
+            return None
+        return modality_values(info.header, pixels)
+
+    def default_window(self, index: int) -> Window | None:
+        pixels, info = self.load(index), self.info(index)
+        if pixels is None or info is None or not info.monochrome:
+            return None
+        return info.windows[0] if info.windows else default_window(info.header,
+                                                                   self.modality(index))
+
+    def display(self, index: int, window: Window | None, *, invert: bool = False) -> np.ndarray:
+        """uint8 pixels for the screen: windowed, MONOCHROME1 and user inversion applied."""
+        pixels, info = self.load(index), self.info(index)
+        if pixels is None or info is None:
+            raise PixelDataError(self._errors.get(index, "frame not available"))
+        if not info.monochrome:
+            return _colour_to_uint8(pixels)
+        window = window or self.default_window(index)
+        inverted = invert != (info.header.get("PhotometricInterpretation") == "MONOCHROME1")
+        if pixels.dtype in (np.uint8, np.uint16, np.int8, np.int16):
+            return self._lut(pixels.dtype, info, window, inverted)[_lut_index(pixels)]
+        shown = window_to_display(modality_values(info.header, pixels), window)
+        return np.ascontiguousarray(255 - shown if inverted else shown)
+
+    def _lut(self, dtype: np.dtype, info: FrameInfo, window: Window,
+             inverted: bool) -> np.ndarray:
+        """Display value for every possible stored value of ``dtype`` (at most 65536)."""
+        key = (window, inverted, info.slope, info.intercept, dtype)
+        if key not in self._lut_cache:
+            limits = np.iinfo(dtype)
+            stored = np.arange(int(limits.min), int(limits.max) + 1, dtype=np.float64)
+            shown = window_to_display(stored * info.slope + info.intercept, window)
+            self._lut_cache = {key: np.ascontiguousarray(255 - shown if inverted else shown)}
+        return self._lut_cache[key]
+
+
+def _lut_index(pixels: np.ndarray) -> np.ndarray:
+    """Stored values as indices from the type's minimum: signed types flip their sign bit,
+    which maps -32768..32767 onto 0..65535 in order without a wider copy."""
+    if pixels.dtype == np.int16:
+        return pixels.view(np.uint16) ^ np.uint16(0x8000)
+    if pixels.dtype == np.int8:
+        return pixels.view(np.uint8) ^ np.uint8(0x80)
+    return pixels
+
+
+def _colour_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return np.ascontiguousarray(pixels)
+    scale = 255.0 / max(float(pixels.max()), 1.0)
+    return np.ascontiguousarray((pixels * scale).astype(np.uint8))
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, PixelDataError) else f"image cannot be shown: {text}"

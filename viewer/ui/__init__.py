@@ -1,0 +1,1 @@
+"""Qt views of the viewer: viewports, patient banners and the comparison window."""
