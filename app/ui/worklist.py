@@ -1,14 +1,15 @@
-"""Worklist table: the studies assigned to the reporter, newest activity first."""
+"""Worklist table: the studies assigned to the reporter, with their turnaround deadlines."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from app.store import StudySummary
+from app.turnaround import deadlines, describe, urgency
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -23,6 +24,18 @@ def _local_time(iso_utc: str) -> str:
     return datetime.fromisoformat(iso_utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _due(study: StudySummary) -> str:
+    """Time left to the 3-day and 5-day turnaround targets (STANDARDS §5)."""
+    arrived = datetime.fromisoformat(study.first_received_at)
+    return " / ".join(describe(d.left) for d in deadlines(arrived, datetime.now(UTC)))
+
+
+def _urgency(study: StudySummary) -> str:
+    return urgency(datetime.fromisoformat(study.first_received_at), datetime.now(UTC))
+
+
+URGENCY_COLOURS = {"overdue": QColor("#ff6b6b"), "due soon": QColor("#f0b429")}
+
 COLUMNS: tuple[tuple[str, object], ...] = (
     ("Patient", lambda s: s.patient_name.replace("^", ", ", 1).replace("^", " ")),
     ("Patient ID", lambda s: s.patient_id),
@@ -32,7 +45,8 @@ COLUMNS: tuple[tuple[str, object], ...] = (
     ("Modality", lambda s: "/".join(s.modalities)),
     ("Description", lambda s: s.description),
     ("Images", lambda s: s.instances),
-    ("Received", lambda s: _local_time(s.received_at)),
+    ("Received", lambda s: _local_time(s.first_received_at)),
+    ("Due 3-day / 5-day", _due),
     ("Status", lambda s: "complete" if s.complete else "receiving…"),
     ("Reporter", lambda s: s.assigned_reporter),
 )
@@ -63,8 +77,11 @@ class WorklistModel(QAbstractTableModel):
         study = self._studies[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[index.column()][1](study)  # type: ignore[operator]
-        if role == Qt.ItemDataRole.ForegroundRole and not study.complete:
-            return QColor("#7d8791")
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if COLUMNS[index.column()][0].startswith("Due"):
+                return URGENCY_COLOURS.get(_urgency(study))
+            if not study.complete:
+                return QColor("#7d8791")
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"Study Instance UID {study.study_uid}\nAccession {study.accession or '—'}"
         return None

@@ -17,12 +17,15 @@ from viewer.overlay_text import overlay_texts
 from viewer.pipeline import PixelDataError, Window
 from viewer.presets import CT_PRESETS, PRESET_KEYS, STORED_WINDOW_KEY
 from viewer.series import SeriesVolume
+from viewer.ui.measurements import MeasurementLayer
 from viewer.ui.overlay import Overlay
 from viewer.view_state import ViewModel, ViewState, dragged_window
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 PAGE = 10
+MEASUREMENT_KEYS = {Qt.Key.Key_D: "distance", Qt.Key.Key_E: "ellipse",
+                    Qt.Key.Key_R: "rectangle"}
 CINE_FPS = 10
 WINDOW_DRAG_SENSITIVITY = 2.0
 
@@ -44,6 +47,12 @@ class _ImageViewBox(pg.ViewBox):
         ev.accept()
 
     def mouseDragEvent(self, ev, axis=None) -> None:
+        layer = self._viewport.measurements
+        if ev.button() == Qt.MouseButton.LeftButton and layer.tool is not None:
+            ev.accept()
+            layer.drag(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()),
+                       self._viewport.state.index, ev.isFinish())
+            return
         if ev.button() != Qt.MouseButton.RightButton:
             super().mouseDragEvent(ev, axis)
             self._viewport.zoom_changed()
@@ -78,6 +87,7 @@ class Viewport(QWidget):
         self.image = pg.ImageItem(autoDownsample=False)
         self.image.setOpts(axisOrder="row-major")
         self.view_box.addItem(self.image)
+        self.measurements = MeasurementLayer(self.view_box, self.image, volume)
         self.overlay = Overlay(self.graphics)
         self.message = QLabel("", self.graphics)
         self.message.setObjectName("viewport-message")
@@ -160,6 +170,7 @@ class Viewport(QWidget):
         self.message.setText("")
         self.image.setImage(pixels, autoLevels=False, levels=(0, 255))
         self._apply_pixel_aspect(index)
+        self.measurements.show_slice(index)
         if not self._fitted:
             self._fitted = True
             self.fit()
@@ -173,8 +184,11 @@ class Viewport(QWidget):
 
     def _update_overlay(self) -> None:
         window = self.current_window()
-        self.overlay.show_texts(overlay_texts(
-            self.volume, self.state.index, window, self.zoom_factor(), self.state.invert))
+        texts = overlay_texts(self.volume, self.state.index, window, self.zoom_factor(),
+                              self.state.invert)
+        if self.measurements.tool:
+            texts["bottom_left"] += f"\nTool: {self.measurements.tool} (Esc to stop)"
+        self.overlay.show_texts(texts)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -203,6 +217,15 @@ class Viewport(QWidget):
             self.actual_size()
         elif key == Qt.Key.Key_C:
             self.toggle_cine()
+        elif key in MEASUREMENT_KEYS:
+            tool = MEASUREMENT_KEYS[key]
+            self.measurements.set_tool(None if self.measurements.tool == tool else tool)
+            self._update_overlay()
+        elif key == Qt.Key.Key_Escape:
+            self.measurements.set_tool(None)
+            self._update_overlay()
+        elif key == Qt.Key.Key_Delete:
+            self.measurements.clear()
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
             factor = 0.8 if key != Qt.Key.Key_Minus else 1.25
             self.view_box.scaleBy((factor, factor), center=self.view_box.viewRect().center())
