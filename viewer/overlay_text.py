@@ -59,7 +59,9 @@ def _spacing_line(volume: SeriesVolume, index: int) -> str:
     if info is None or info.spacing is None:
         return "no pixel spacing: measurements in pixels"
     spacing = info.spacing
-    return f"{spacing.row_mm:.2f} × {spacing.column_mm:.2f} mm  {spacing.describe()}"
+    source = spacing.source.split(" (")[0]
+    caveat = "\nnot calibrated to the patient" if "not calibrated" in spacing.describe() else ""
+    return f"{spacing.row_mm:.2f} × {spacing.column_mm:.2f} mm\n{source}{caveat}"
 
 
 def overlay_texts(volume: SeriesVolume, index: int, window: Window | None, zoom: float,

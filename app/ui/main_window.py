@@ -6,8 +6,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from app.store import StudyStore, StudySummary
-from app.ui.tasks import BackgroundRunner
 from app.ui.worklist import WorklistModel, WorklistView
+from viewer.ui.background import BackgroundRunner
 
 REFRESH_DEBOUNCE_MS = 250
 PERIODIC_REFRESH_MS = 5000  # "receiving…" turns "complete" after the quiet period

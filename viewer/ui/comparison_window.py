@@ -32,6 +32,7 @@ from viewer.comparison import (
 from viewer.linking import SliceLink
 from viewer.overlay_text import dicom_date, person_name
 from viewer.series import SeriesChoice, SeriesVolume, StudyReader, main_series
+from viewer.ui.series_browser import SeriesBrowser
 from viewer.ui.viewport import Viewport
 
 CURRENT_COLOUR, PRIOR_COLOUR, REFUSED_COLOUR = "#1f5f9e", "#8a5a00", "#9e1f1f"
@@ -71,7 +72,9 @@ class Banner(QLabel):
 
 
 class Pane(QWidget):
-    """Banner over a viewport (or over the reason nothing is shown)."""
+    """Banner over a series browser and a viewport (or over why nothing is shown)."""
+
+    viewport_replaced = Signal()
 
     def __init__(self, side: str) -> None:
         super().__init__()
@@ -79,25 +82,44 @@ class Pane(QWidget):
         self.side = side
         self.banner = Banner()
         self.viewport: Viewport | None = None
+        self.browser: SeriesBrowser | None = None
         self.placeholder = QLabel("No prior shown")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: #7d8791; background: black;")
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(0)
-        self._layout.addWidget(self.banner)
-        self._layout.addWidget(self.placeholder, 1)
+        self._body = QHBoxLayout()
+        self._body.setSpacing(0)
+        self._body.addWidget(self.placeholder, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addLayout(self._body, 1)
+
+    def show_series(self, browser: SeriesBrowser | None, volume: SeriesVolume | None) -> None:
+        """Replace the browser (None keeps it) and the viewport (None shows the placeholder)."""
+        if browser is not None or volume is None:
+            self._replace_browser(browser)
+        self.show_volume(volume)
+
+    def _replace_browser(self, browser: SeriesBrowser | None) -> None:
+        if self.browser is not None:
+            self._body.removeWidget(self.browser)
+            self.browser.deleteLater()
+        self.browser = browser
+        if browser is not None:
+            self._body.insertWidget(0, browser)
 
     def show_volume(self, volume: SeriesVolume | None) -> None:
         if self.viewport is not None:
-            self._layout.removeWidget(self.viewport)
+            self._body.removeWidget(self.viewport)
             self.viewport.volume.close()
             self.viewport.deleteLater()
             self.viewport = None
         self.placeholder.setVisible(volume is None)
         if volume is not None:
             self.viewport = Viewport(volume)
-            self._layout.addWidget(self.viewport, 1)
+            self._body.addWidget(self.viewport, 1)
+        self.viewport_replaced.emit()
 
 
 class ComparisonWindow(QWidget):
@@ -155,15 +177,30 @@ class ComparisonWindow(QWidget):
         layout.addWidget(splitter, 1)
         current = self.comparison.current
         self.current_pane.banner.show_study("CURRENT", current, CURRENT_COLOUR)
-        self.current_pane.show_volume(self._open_volume(current, "current"))
+        self._open_study(self.current_pane, current, "current")
         self._show_no_prior("No prior shown" if priors else "No prior of this patient")
 
-    def _open_volume(self, study: StudyInfo, role: str) -> SeriesVolume | None:
+    def _open_study(self, pane: Pane, study: StudyInfo, role: str) -> None:
+        """Browser of the study's series in ``pane``, and its main series in the viewport."""
         choices: list[SeriesChoice] = self.reader.series_of(study.study_uid)
         if not choices:
-            return None
+            pane.show_series(None, None)
+            pane.placeholder.setText("This study holds no images")
+            return
         modality = study.modalities[0] if study.modalities else ""
-        volume = SeriesVolume(self.reader, main_series(choices, modality).instances)
+        first = main_series(choices, modality)
+        browser = SeriesBrowser(self.reader, choices)
+        browser.select(first.series_uid)
+        browser.series_chosen.connect(lambda choice: self._show_choice(pane, choice, role))
+        pane.show_series(browser, self._open_volume(first, role))
+
+    def _show_choice(self, pane: Pane, choice: SeriesChoice, role: str) -> None:
+        pane.show_volume(self._open_volume(choice, role))
+        if pane is self.prior_pane or self.prior_pane.viewport is not None:
+            self._relink()
+
+    def _open_volume(self, choice: SeriesChoice, role: str) -> SeriesVolume:
+        volume = SeriesVolume(self.reader, choice.instances)
         volume.load(0)  # the shown slice first, the rest in the background
         volume.load_rest(0, lambda done, total: self._progress(role, done, total))
         return volume
@@ -206,13 +243,17 @@ class ComparisonWindow(QWidget):
         row = self.prior_choice.findData(study)
         if row >= 0:
             self.prior_choice.setCurrentIndex(row)
-        self.prior_pane.show_volume(self._open_volume(study, "prior"))
+        self._open_study(self.prior_pane, study, "prior")
+        self._relink()
+
+    def _relink(self) -> None:
+        """A new series in either pane: linking starts again from the new positions."""
         self.link = None
         self.link_scroll.setChecked(False)
         self._wire_prior()
 
     def _refuse(self, message: str) -> None:
-        self.prior_pane.show_volume(None)
+        self.prior_pane.show_series(None, None)
         self.prior_pane.placeholder.setText("Nothing shown: " + message)
         self.prior_pane.banner.show_message("PRIOR REFUSED — different patient", REFUSED_COLOUR)
         self.prior_choice.setCurrentIndex(0)
@@ -225,19 +266,24 @@ class ComparisonWindow(QWidget):
         return reason.strip() if accepted else ""
 
     def _show_no_prior(self, text: str) -> None:
-        self.prior_pane.show_volume(None)
+        self.prior_pane.show_series(None, None)
         self.prior_pane.placeholder.setText(text)
         self.prior_pane.banner.show_message(f"PRIOR — {text.lower()}", "#3a4048")
 
     # ---- linking -----------------------------------------------------------------------
 
     def _wire_prior(self) -> None:
-        current, prior = self.current_pane.viewport, self.prior_pane.viewport
-        if current is None or prior is None:
+        current = self.current_pane.viewport
+        if current is None:
             return
-        current.index_changed.connect(self._follow)
-        current.window_changed.connect(
-            lambda window: prior.set_window(window) if self.link_window.isChecked() else None)
+        unique = Qt.ConnectionType.UniqueConnection
+        current.index_changed.connect(self._follow, unique)
+        current.window_changed.connect(self._follow_window, unique)
+
+    def _follow_window(self, window: object) -> None:
+        prior = self.prior_pane.viewport
+        if prior is not None and self.link_window.isChecked():
+            prior.set_window(window)
 
     def _link_toggled(self, on: bool) -> None:
         current, prior = self.current_pane.viewport, self.prior_pane.viewport
