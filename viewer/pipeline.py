@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -19,10 +19,14 @@ from pydicom.pixels.processing import apply_color_lut
 from pydicom.pixels.utils import as_pixel_options, get_expected_length, get_nr_frames
 from pydicom.uid import UID
 
+if TYPE_CHECKING:
+    from pydicom.pixels.decoders.base import Decoder
+
 LOG = logging.getLogger(__name__)
 
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+ROUNDING = 0.5 + 2**-12  # half up: 0.00024 outweighs float32 error at ties (to 10 bits)
 UNSPECIFIED_UNIT = "US"  # Rescale Type / Modality LUT Type "unspecified" (C.11.1.1.2)
 
 
@@ -32,11 +36,7 @@ class PixelDataError(Exception):
 
 @dataclass(frozen=True)
 class Window:
-    """A window centre/width with its VOI LUT Function (PS3.3 C.11.2.1.2).
-
-    Refuses a width the function does not define: below 1 for LINEAR, not above 0
-    for LINEAR_EXACT and SIGMOID.
-    """
+    """Window centre/width and VOI LUT Function (PS3.3 C.11.2.1.2); refuses undefined widths."""
 
     center: float
     width: float
@@ -59,18 +59,11 @@ class Window:
 
 
 def _valid_width(width: float, function: str) -> bool:
-    if not np.isfinite(width):
-        return False
-    return width >= 1 if function == "LINEAR" else width > 0
+    return bool(np.isfinite(width)) and (width >= 1 if function == "LINEAR" else width > 0)
 
 
 def _number(value: float) -> str:
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.2f}".rstrip("0")
-
-
-# --- Decoding (PS3.3 C.7.6.3, PS3.5 §8) ------------------------------------------------------
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
 
 
 def is_monochrome(dataset: Dataset) -> bool:
@@ -89,23 +82,19 @@ def decode_frames(dataset: Dataset) -> np.ndarray:
     Colour keeps the stored sample depth (uint8, uint16; uint32 for 32-bit RGB).
     """
     array = _decode(dataset, None)
-    return array[np.newaxis] if _frame_count(dataset) == 1 else array
+    return array[np.newaxis] if get_nr_frames(dataset, warn=False) <= 1 else array
 
 
 def decode_frame(dataset: Dataset, index: int) -> np.ndarray:
-    """One frame, decoding only that frame: (rows, cols) or (rows, cols, 3) RGB.
-
-    Raises IndexError for a frame the image does not have.
-    """
-    frames = _frame_count(dataset)
+    """One frame, decoding only that frame: (rows, cols) or (rows, cols, 3); IndexError if none."""
+    frames = max(1, get_nr_frames(dataset, warn=False))
     if not 0 <= index < frames:
         raise IndexError(f"Frame {index} requested, the image has {frames} frame(s)")
     return _decode(dataset, index)
 
 
 def _decode(dataset: Dataset, index: int | None) -> np.ndarray:
-    transfer_syntax = _transfer_syntax(dataset)
-    decoder = _decoder(transfer_syntax)
+    transfer_syntax, decoder = _decoder(dataset)
     if decoder.is_native:
         _check_native_length(dataset)
     try:
@@ -123,18 +112,15 @@ def _decode(dataset: Dataset, index: int | None) -> np.ndarray:
     return array
 
 
-def _transfer_syntax(dataset: Dataset) -> UID:
+def _decoder(dataset: Dataset) -> tuple[UID, Decoder]:
+    """The transfer syntax and its pydicom decoder, or why the pixels cannot be decoded."""
     if not any(keyword in dataset for keyword in PIXEL_KEYWORDS):
         raise PixelDataError("The dataset has no Pixel Data (7FE0,0010): there is no image to show")
-    file_meta = getattr(dataset, "file_meta", None)
-    uid = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    uid = getattr(dataset, "file_meta", {}).get("TransferSyntaxUID")
     if not uid:
         raise PixelDataError("Pixel data cannot be decoded: the Transfer Syntax UID (0002,0010) "
                              "is missing from the file meta information")
-    return UID(uid)
-
-
-def _decoder(transfer_syntax: UID) -> Any:
+    transfer_syntax = UID(uid)
     try:
         decoder = get_decoder(transfer_syntax)
     except NotImplementedError as exc:
@@ -145,7 +131,7 @@ def _decoder(transfer_syntax: UID) -> Any:
         needs = "; ".join(decoder.missing_dependencies) or "a decoding plugin"
         raise PixelDataError(f"Pixel data cannot be decoded: {transfer_syntax.name} decoder "
                              f"missing (install one of: {needs})")
-    return decoder
+    return transfer_syntax, decoder
 
 
 def _check_native_length(dataset: Dataset) -> None:
@@ -161,15 +147,8 @@ def _check_native_length(dataset: Dataset) -> None:
                              "truncated or its Rows/Columns/Bits/Number of Frames are wrong")
 
 
-def _frame_count(dataset: Dataset) -> int:
-    return max(1, get_nr_frames(dataset, warn=False))
-
-
 def _photometric(dataset: Dataset) -> str:
     return str(dataset.get("PhotometricInterpretation") or "").strip().upper()
-
-
-# --- Lookup tables (C.11.1.1, C.11.2.1.1, C.7.6.3.1.5) ---------------------------------------
 
 
 def _lut_table(dataset: Dataset, item: Dataset) -> tuple[np.ndarray, int, int]:
@@ -199,11 +178,8 @@ def _lut_entries(dataset: Dataset, value: Any, entries: int) -> np.ndarray:
 
 
 def _little_endian(dataset: Dataset) -> bool:
-    file_meta = getattr(dataset, "file_meta", None)
-    uid = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
-    if uid:
-        return bool(UID(uid).is_little_endian)
-    return dataset.original_encoding[1] is not False
+    uid = getattr(dataset, "file_meta", {}).get("TransferSyntaxUID")
+    return bool(UID(uid).is_little_endian) if uid else dataset.original_encoding[1] is not False
 
 
 def _lookup(values: np.ndarray, table: np.ndarray, first: int) -> np.ndarray:
@@ -265,9 +241,6 @@ def _functional(dataset: Dataset, keyword: str, frame: int) -> Dataset | None:
     return None
 
 
-# --- Modality LUT (C.11.1) -------------------------------------------------------------------
-
-
 def modality_values(dataset: Dataset, stored: np.ndarray, *, frame: int = 0) -> np.ndarray:
     """Stored values → modality values (e.g. HU), always a new float32 array (PS3.3 C.11.1).
 
@@ -291,10 +264,7 @@ def modality_values(dataset: Dataset, stored: np.ndarray, *, frame: int = 0) -> 
 
 
 def modality_unit(dataset: Dataset) -> str:
-    """Unit of modality values: Modality LUT Type or Rescale Type, "HU" for rescaled CT.
-
-    "US" (unspecified, C.11.1.1.2) and images without a rescale give "".
-    """
+    """Modality LUT Type or Rescale Type ("US", unspecified, gives ""); "HU" for rescaled CT."""
     item = _first_item(dataset, "ModalityLUTSequence")
     source = item if item is not None else _rescale_source(dataset, 0)
     keyword = "ModalityLUTType" if item is not None else "RescaleType"
@@ -312,14 +282,8 @@ def _rescale_source(dataset: Dataset, frame: int) -> Dataset:
     return _functional(dataset, "PixelValueTransformationSequence", frame) or dataset
 
 
-# --- VOI LUT (C.11.2) ------------------------------------------------------------------------
-
-
 def stored_windows(dataset: Dataset, *, frame: int = 0) -> list[Window]:
-    """Every stored Window Center/Width pair with its explanation (C.11.2.1.2).
-
-    Pairs with a width the VOI LUT Function does not allow are skipped.
-    """
+    """Every stored Window Center/Width pair and explanation (C.11.2.1.2); bad widths skipped."""
     source = _voi_source(dataset, frame)
     function = str(source.get("VOILUTFunction") or "LINEAR").strip().upper()
     if function not in VOI_FUNCTIONS:
@@ -328,12 +292,12 @@ def stored_windows(dataset: Dataset, *, frame: int = 0) -> list[Window]:
         function = "LINEAR"
     centers = _floats(source.get("WindowCenter"))
     widths = _floats(source.get("WindowWidth"))
-    explanations = _strings(source.get("WindowCenterWidthExplanation"))
+    explanations = _items(source.get("WindowCenterWidthExplanation"))
     windows = []
     for position, (center, width) in enumerate(zip(centers, widths, strict=False)):
         if np.isfinite(center) and _valid_width(width, function):
             explanation = explanations[position] if position < len(explanations) else ""
-            windows.append(Window(center, width, function, explanation))
+            windows.append(Window(center, width, function, str(explanation).strip()))
     return windows
 
 
@@ -356,13 +320,17 @@ def _voi_source(dataset: Dataset, frame: int) -> Dataset:
     return _functional(dataset, "FrameVOILUTSequence", frame) or dataset
 
 
-def _floats(value: Any) -> list[float]:
-    """DS values (VM 1-n) as floats; unreadable ones become NaN so positions stay aligned."""
+def _items(value: Any) -> list[Any]:
+    """An attribute's values (VM 1-n) as a list; absent or empty gives []."""
     if value is None or value == "":
         return []
-    items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+
+
+def _floats(value: Any) -> list[float]:
+    """DS values as floats; unreadable ones become NaN so positions stay aligned."""
     floats = []
-    for item in items:
+    for item in _items(value):
         try:
             floats.append(float(item))
         except (TypeError, ValueError):
@@ -370,52 +338,45 @@ def _floats(value: Any) -> list[float]:
     return floats
 
 
-def _strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-    return [str(item).strip() for item in items]
-
-
 def window_to_display(values: np.ndarray, window: Window, *, bits: int = 8) -> np.ndarray:
     """Modality values → display values 0..2^bits-1 (uint8 up to 8 bits, else uint16).
 
     Exact PS3.3 formulas: LINEAR C.11.2.1.2.1 (c - 0.5, w - 1), LINEAR_EXACT C.11.2.1.3.2,
-    SIGMOID C.11.2.1.3.1; the real-valued result is rounded half up. Computed in float32,
-    one buffer in place, so a value gives the same output here and in presentation_lut.
+    SIGMOID C.11.2.1.3.1. The real result is rounded half up (see ROUNDING); the centre is
+    subtracted first to keep float32 exact enough. One float32 buffer, reused in place, so
+    presentation_lut gives the very same values.
     """
     top = _top(bits)
     center, width = float(window.center), float(window.width)
     if window.function == "LINEAR":
         center, width = center - 0.5, width - 1
-    buffer = np.asarray(values).astype(np.float32)
-    if window.function == "SIGMOID":
-        _sigmoid(buffer, center, width, top)
-    elif width == 0:  # LINEAR width 1: a threshold, x <= c - 0.5 → black, above → white
+    buffer = np.asarray(values).astype(np.float32, order="C")
+    if window.function != "SIGMOID" and width == 0:  # LINEAR width 1: x <= c - 0.5 is black
         return np.where(buffer > np.float32(center), top, 0).astype(_dtype(bits))
-    else:
+    buffer -= np.float32(center)
+    if window.function == "SIGMOID":
+        _sigmoid(buffer, width, top)
+    else:  # ((x - c) / w + 0.5) × top, clipped below to 0 and above to top
         buffer *= np.float32(top / width)
-        buffer += np.float32((0.5 - center / width) * top + 0.5)
+        buffer += np.float32(top / 2 + ROUNDING)
     np.clip(buffer, 0, top, out=buffer)
     return buffer.astype(_dtype(bits))
 
 
-def _sigmoid(buffer: np.ndarray, center: float, width: float, top: int) -> None:
-    """y = top / (1 + exp(-4 (x - c) / w)), plus 0.5 for rounding, in place."""
-    buffer -= np.float32(center)
+def _sigmoid(buffer: np.ndarray, width: float, top: int) -> None:
+    """x - c → top / (1 + exp(-4 (x - c) / w)) + ROUNDING, in place."""
     buffer *= np.float32(-4 / width)
-    with np.errstate(over="ignore"):  # exp overflow → inf → 0, the standard's limit
+    with np.errstate(over="ignore"):  # exp overflow → inf → 0, the curve's own limit
         np.exp(buffer, out=buffer)
     buffer += np.float32(1)
     np.divide(np.float32(top), buffer, out=buffer)
-    buffer += np.float32(0.5)
+    buffer += np.float32(ROUNDING)
 
 
 def presentation_lut(window: Window, lowest: int, highest: int, *, bits: int = 8) -> np.ndarray:
-    """Display value of every integer lowest..highest; index with value - lowest.
+    """Display value of each integer lowest..highest (index value - lowest), for integer images.
 
-    Lets integer images (CT int16) be windowed by one table lookup; equals
-    window_to_display on every integer in the range.
+    Equals window_to_display on every integer of the range: it is computed by it.
     """
     if highest < lowest:
         raise ValueError(f"Empty value range {lowest}..{highest}")
@@ -441,14 +402,11 @@ def apply_voi_lut_sequence(dataset: Dataset, values: np.ndarray, index: int = 0,
 def _top(bits: int) -> int:
     if not 1 <= bits <= 16:
         raise ValueError(f"Display depth {bits} bits is outside 1..16")
-    return 2**bits - 1
+    return int(2**bits - 1)
 
 
 def _dtype(bits: int) -> type[np.unsignedinteger]:
     return np.uint8 if bits <= 8 else np.uint16
-
-
-# --- Presentation ----------------------------------------------------------------------------
 
 
 def present(dataset: Dataset, values: np.ndarray, window: Window | None, *,
@@ -472,17 +430,13 @@ def present(dataset: Dataset, values: np.ndarray, window: Window | None, *,
 
 
 def _present_colour(dataset: Dataset, values: np.ndarray, invert: bool) -> np.ndarray:
+    """RGB reduced to its 8 most significant bits: palette entry size, else Bits Stored."""
     rgb = np.asarray(values)
     if rgb.dtype != np.uint8:
-        depth = _colour_depth(dataset, rgb)
+        depth = 8 * rgb.dtype.itemsize
+        if _photometric(dataset) != "PALETTE COLOR":
+            depth = int(dataset.get("BitsStored") or depth)
         rgb = (rgb >> max(depth - 8, 0)).astype(np.uint8)
     if invert:
         rgb = np.subtract(255, rgb, dtype=np.uint8)
     return np.ascontiguousarray(rgb)
-
-
-def _colour_depth(dataset: Dataset, rgb: np.ndarray) -> int:
-    """Significant bits per sample: palette entry size, else Bits Stored."""
-    if _photometric(dataset) == "PALETTE COLOR":
-        return 8 * rgb.dtype.itemsize
-    return int(dataset.get("BitsStored") or 8 * rgb.dtype.itemsize)

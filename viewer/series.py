@@ -27,8 +27,8 @@ from viewer.pipeline import (
     is_monochrome,
     modality_unit,
     modality_values,
+    present,
     stored_windows,
-    window_to_display,
 )
 
 
@@ -94,6 +94,7 @@ class FrameInfo:
     spacing: PixelSpacing | None
     plane: SlicePlane | None
     header: Dataset  # the instance without its pixel data, for overlays
+    modality_key: tuple  # equal keys: same modality transform (shared display tables)
 
 
 def _header_only(dataset: Dataset) -> Dataset:
@@ -108,11 +109,14 @@ def _header_only(dataset: Dataset) -> Dataset:
 def _frame_info(dataset: Dataset) -> FrameInfo:
     slope = float(dataset.get("RescaleSlope", 1) or 1)
     intercept = float(dataset.get("RescaleIntercept", 0) or 0)
+    has_lut = "ModalityLUTSequence" in dataset or "PerFrameFunctionalGroupsSequence" in dataset
     return FrameInfo(
         monochrome=is_monochrome(dataset), slope=slope, intercept=intercept,
         unit=modality_unit(dataset), windows=tuple(stored_windows(dataset)),
         spacing=pixel_spacing(dataset), plane=slice_plane(dataset),
         header=_header_only(dataset),
+        modality_key=(str(dataset.get("SOPInstanceUID")),) if has_lut else (slope, intercept,
+                      str(dataset.get("PhotometricInterpretation"))),
     )
 
 
@@ -225,28 +229,33 @@ class SeriesVolume:
                                                                    self.modality(index))
 
     def display(self, index: int, window: Window | None, *, invert: bool = False) -> np.ndarray:
-        """uint8 pixels for the screen: windowed, MONOCHROME1 and user inversion applied."""
+        """uint8 pixels for the screen: windowed, MONOCHROME1 and user inversion applied.
+
+        ``window`` None means the image's own VOI: its VOI LUT Sequence if it has one, else
+        its first stored window (PS3.3 C.11.2)."""
         pixels, info = self.load(index), self.info(index)
         if pixels is None or info is None:
             raise PixelDataError(self._errors.get(index, "frame not available"))
         if not info.monochrome:
-            return _colour_to_uint8(pixels)
+            return present(info.header, pixels, None, invert=invert)
+        if window is None and "VOILUTSequence" in info.header:
+            return present(info.header, modality_values(info.header, pixels), None,
+                           invert=invert)
         window = window or self.default_window(index)
-        inverted = invert != (info.header.get("PhotometricInterpretation") == "MONOCHROME1")
         if pixels.dtype in (np.uint8, np.uint16, np.int8, np.int16):
-            return self._lut(pixels.dtype, info, window, inverted)[_lut_index(pixels)]
-        shown = window_to_display(modality_values(info.header, pixels), window)
-        return np.ascontiguousarray(255 - shown if inverted else shown)
+            return self._lut(pixels.dtype, info, window, invert)[_lut_index(pixels)]
+        return present(info.header, modality_values(info.header, pixels), window, invert=invert)
 
-    def _lut(self, dtype: np.dtype, info: FrameInfo, window: Window,
-             inverted: bool) -> np.ndarray:
-        """Display value for every possible stored value of ``dtype`` (at most 65536)."""
-        key = (window, inverted, info.slope, info.intercept, dtype)
+    def _lut(self, dtype: np.dtype, info: FrameInfo, window: Window, invert: bool) -> np.ndarray:
+        """Display value of every possible stored value of ``dtype`` (at most 65536 entries),
+        through the image's own modality transform and ``present`` — exact by construction."""
+        key = (window, invert, dtype, info.modality_key)
         if key not in self._lut_cache:
             limits = np.iinfo(dtype)
-            stored = np.arange(int(limits.min), int(limits.max) + 1, dtype=np.float64)
-            shown = window_to_display(stored * info.slope + info.intercept, window)
-            self._lut_cache = {key: np.ascontiguousarray(255 - shown if inverted else shown)}
+            stored = np.arange(int(limits.min), int(limits.max) + 1).astype(dtype)
+            table = present(info.header, modality_values(info.header, stored), window,
+                            invert=invert)
+            self._lut_cache = {key: np.ascontiguousarray(table)}
         return self._lut_cache[key]
 
 
@@ -258,13 +267,6 @@ def _lut_index(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.int8:
         return pixels.view(np.uint8) ^ np.uint8(0x80)
     return pixels
-
-
-def _colour_to_uint8(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return np.ascontiguousarray(pixels)
-    scale = 255.0 / max(float(pixels.max()), 1.0)
-    return np.ascontiguousarray((pixels * scale).astype(np.uint8))
 
 
 def _describe(exc: Exception) -> str:

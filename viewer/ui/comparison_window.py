@@ -228,7 +228,11 @@ class ComparisonWindow(QWidget):
             return False
         except ReasonRequired as required:
             reason = self._ask_reason(required.result.message())
-            return bool(reason) and self.show_prior(study, reason)
+            if not reason:  # cancelled: the choice goes back to what is shown
+                shown = self.prior_choice.findData(self.comparison.prior)
+                self.prior_choice.setCurrentIndex(max(shown, 0))
+                return False
+            return self.show_prior(study, reason)
         self.show_placed_prior()
         return True
 
@@ -253,6 +257,7 @@ class ComparisonWindow(QWidget):
         self._wire_prior()
 
     def _refuse(self, message: str) -> None:
+        self.comparison.clear_prior()  # the pane is emptied: the layout must agree
         self.prior_pane.show_series(None, None)
         self.prior_pane.placeholder.setText("Nothing shown: " + message)
         self.prior_pane.banner.show_message("PRIOR REFUSED — different patient", REFUSED_COLOUR)

@@ -87,6 +87,7 @@ class Viewport(QWidget):
         self.image = pg.ImageItem(autoDownsample=False)
         self.image.setOpts(axisOrder="row-major")
         self.view_box.addItem(self.image)
+        self.view_box.sigRangeChanged.connect(lambda *_: self.zoom_changed())  # pans, resizes
         self.measurements = MeasurementLayer(self.view_box, self.image, volume)
         self.overlay = Overlay(self.graphics)
         self.message = QLabel("", self.graphics)
