@@ -14,6 +14,7 @@ from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
 from resources import read_text
 from viewer.comparison import ComparisonRefused, ReasonRequired
+from viewer.linking import SliceLink
 from viewer.presets import preset
 
 DEFAULT_SIZE = (1600, 900)
@@ -69,6 +70,18 @@ def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
     return out
 
 
+def _prior_slice(current, prior) -> int:
+    """The prior slice at the current slice's location (patient coordinates, as linked
+    scrolling with no offset); the same fraction of the stack when there is no geometry."""
+    link = SliceLink(tuple(current.volume.locations), tuple(prior.volume.locations), 0.0,
+                     same_frame_of_reference=True)
+    index = link.prior_index(current.state.index)
+    if index is not None:
+        return index
+    fraction = current.state.index / max(len(current.volume) - 1, 1)
+    return round(fraction * (len(prior.volume) - 1))
+
+
 def _arrange(window, window_preset, slice_number: int | None) -> None:
     current, prior = window.current_pane.viewport, window.prior_pane.viewport
     for viewport in (current, prior):
@@ -77,9 +90,8 @@ def _arrange(window, window_preset, slice_number: int | None) -> None:
     if current is None or slice_number is None:
         return
     current.go_to(slice_number - 1)
-    if prior is not None and len(current.volume) > 1:
-        fraction = current.state.index / (len(current.volume) - 1)
-        prior.go_to(round(fraction * (len(prior.volume) - 1)))
+    if prior is not None:
+        prior.go_to(_prior_slice(current, prior))
     for viewport in (current, prior):
         if viewport is not None:
             viewport.fit()
