@@ -88,6 +88,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE instances ADD COLUMN rows_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE instances ADD COLUMN columns_count INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: the requested procedure's priority, when the sender includes it (PS3.3 C.4.11)
+    """
+    ALTER TABLE studies ADD COLUMN priority TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

@@ -82,6 +82,7 @@ class InstanceHeader:
     accession: str
     study_description: str
     referring_physician: str
+    priority: str  # Requested Procedure Priority: STAT, HIGH, ROUTINE, MEDIUM, LOW or ""
     modality: str
     series_number: int | None
     series_description: str
@@ -116,6 +117,7 @@ class InstanceHeader:
             accession=_text(dataset, "AccessionNumber"),
             study_description=_text(dataset, "StudyDescription"),
             referring_physician=_text(dataset, "ReferringPhysicianName"),
+            priority=_text(dataset, "RequestedProcedurePriority").upper(),
             modality=_text(dataset, "Modality"),
             series_number=_integer(dataset, "SeriesNumber"),
             series_description=_text(dataset, "SeriesDescription"),

@@ -60,6 +60,7 @@ class StudySummary:
     received_at: str  # when the latest instance landed
     assigned_reporter: str
     complete: bool
+    priority: str  # as the request gave it; "" when the sender did not say
 
 
 @dataclass(frozen=True)
@@ -189,15 +190,15 @@ class StudyStore:
                        issuer_of_patient_id, nhs_number, birth_date, sex, study_date,
                        study_time, accession, description, referring_physician, called_ae,
                        calling_ae, assigned_reporter, wrapped_key, first_received_at,
-                       last_received_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       last_received_at, priority)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(study_uid)
                    DO UPDATE SET last_received_at = excluded.last_received_at""",
                 (header.study_uid, header.patient_name, header.patient_id,
                  header.issuer_of_patient_id, header.nhs_number, header.birth_date, header.sex,
                  header.study_date, header.study_time, header.accession,
                  header.study_description, header.referring_physician, called_ae, calling_ae,
-                 reporter, wrapped or b"", now, now),
+                 reporter, wrapped or b"", now, now, header.priority),
             )
             cursor.execute(
                 """INSERT INTO series (series_uid, study_uid, modality, series_number,
@@ -324,6 +325,7 @@ class StudyStore:
                 instances=row["instance_count"], first_received_at=row["first_received_at"],
                 received_at=row["last_received_at"], assigned_reporter=row["assigned_reporter"],
                 complete=datetime.fromisoformat(row["last_received_at"]) <= quiet_since,
+                priority=row["priority"],
             )
             for row in self._database.query(sql.format(reporter=where), parameters)
         ]

@@ -206,6 +206,8 @@ def _header(plan: StudyPlan, spec: _Spec, number: int) -> Dataset:
         SeriesInstanceUID=series_uid, StudyID=plan.accession[-6:],
         SeriesNumber=1 if modality == "CR" else 2, AcquisitionNumber=1,
         RequestedProcedureDescription=spec.study,
+        RequestedProcedurePriority="STAT" if plan.kind == "CT_HEAD" and not plan.is_prior
+        else "ROUTINE",
         RequestAttributesSequence=[_item(  # Request Attributes Macro (C.7.3.1, Table 10-9)
             RequestedProcedureID=f"RP{plan.accession[-8:]}",
             ScheduledProcedureStepID=plan.accession, RequestedProcedureDescription=spec.study,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.errors import TeleradError
@@ -78,7 +79,11 @@ class ComparisonOpener:
         window = ComparisonWindow(opened.layout, StoreStudyReader(self._workstation.store),
                                   opened.priors, opened.others)
         window.setWindowTitle(f"telerad — {opened.layout.current.description}")
-        window.resize(self._main.size())
+        screens = sorted(QGuiApplication.screens(), key=lambda screen: screen.geometry().x())
+        if len(screens) >= 2:  # left screen: current, right screen: prior
+            window.span_screens(screens[0].availableGeometry(), screens[1].availableGeometry())
+        else:
+            window.resize(self._main.size())
         window.show()
         self.windows.append(window)
         return window

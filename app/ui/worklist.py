@@ -35,8 +35,16 @@ def _urgency(study: StudySummary) -> str:
 
 
 URGENCY_COLOURS = {"overdue": QColor("#ff6b6b"), "due soon": QColor("#f0b429")}
+PRIORITY_ORDER = {"STAT": 0, "HIGH": 1, "MEDIUM": 2, "": 3, "ROUTINE": 3, "LOW": 4}
+
+
+def reading_order(studies: list[StudySummary]) -> list[StudySummary]:
+    """Most urgent first: priority (STAT, HIGH …), then the longest waiting (STANDARDS §5)."""
+    return sorted(studies, key=lambda s: (PRIORITY_ORDER.get(s.priority, 3),
+                                          s.first_received_at))
 
 COLUMNS: tuple[tuple[str, object], ...] = (
+    ("Priority", lambda s: (s.priority or "routine").lower()),
     ("Patient", lambda s: s.patient_name.replace("^", ", ", 1).replace("^", " ")),
     ("Patient ID", lambda s: s.patient_id),
     ("Birth date", lambda s: _date(s.birth_date)),
@@ -61,7 +69,7 @@ class WorklistModel(QAbstractTableModel):
 
     def set_studies(self, studies: list[StudySummary]) -> None:
         self.beginResetModel()
-        self._studies = list(studies)
+        self._studies = reading_order(studies)
         self.endResetModel()
 
     def study_at(self, row: int) -> StudySummary:
@@ -80,6 +88,8 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if COLUMNS[index.column()][0].startswith("Due"):
                 return URGENCY_COLOURS.get(_urgency(study))
+            if COLUMNS[index.column()][0] == "Priority" and study.priority in ("STAT", "HIGH"):
+                return URGENCY_COLOURS["overdue"]
             if not study.complete:
                 return QColor("#7d8791")
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -107,4 +117,4 @@ class WorklistView(QTableView):
         self.verticalHeader().hide()
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -153,6 +153,12 @@ class ComparisonWindow(QWidget):
         self.link_window = QCheckBox("Link window")
         self._build(priors)
 
+    def span_screens(self, left: QRect, right: QRect) -> None:
+        """With two screens the window covers both and each pane fills one: the current
+        study on the left screen, the prior on the right (per the site policy)."""
+        self.setGeometry(left.united(right))
+        self.splitter.setSizes([left.width(), right.width()])
+
     @property
     def current_pane(self) -> Pane:
         return self.panes[self.comparison.policy.current_side]
@@ -167,7 +173,7 @@ class ComparisonWindow(QWidget):
         bar.addWidget(self.prior_choice, 1)
         bar.addWidget(self.link_scroll)
         bar.addWidget(self.link_window)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.panes["left"])
         splitter.addWidget(self.panes["right"])
         splitter.setChildrenCollapsible(False)

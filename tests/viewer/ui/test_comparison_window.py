@@ -460,3 +460,15 @@ def test_damaged_slice_shows_an_error_in_its_pane_and_reading_goes_on(
     assert viewport.message.text() == ""
     assert viewport.image.image is not None
     assert study_shown(window.current_pane) == room.bob.study_uid
+
+
+def test_two_screens_put_the_current_on_the_left_screen_and_the_prior_on_the_right(
+    open_window: OpenWindow,
+) -> None:
+    from PySide6.QtCore import QRect
+
+    window = open_window()
+    window.span_screens(QRect(0, 0, 1000, 700), QRect(1000, 0, 1200, 700))
+    assert window.geometry().width() == 2200
+    assert window.splitter.sizes()[0] == pytest.approx(1000, abs=8)
+    assert window.current_pane is window.panes["left"]
