@@ -98,10 +98,10 @@ class FrameInfo:
 
 
 def _header_only(dataset: Dataset) -> Dataset:
-    header = Dataset()
-    for element in dataset:
-        if element.tag.group != 0x7FE0:
-            header.add(element)
+    """The dataset without pixel data; elements are carried over still unparsed, since
+    converting every one of them cost more than decoding the frame."""
+    tags = dataset.keys()  # iterating the Dataset itself would convert every element
+    header = Dataset({tag: dataset.get_item(tag) for tag in tags if tag >> 16 != 0x7FE0})
     header.file_meta = getattr(dataset, "file_meta", Dataset())
     return header
 

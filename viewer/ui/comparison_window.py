@@ -151,12 +151,21 @@ class ComparisonWindow(QWidget):
         self.link_scroll = QCheckBox("Link scrolling")
         self.link_scroll.toggled.connect(self._link_toggled)
         self.link_window = QCheckBox("Link window")
+        self._balanced = False
         self._build(priors)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._balanced:  # equal panes on one screen, whatever each pane holds
+            self._balanced = True
+            half = self.splitter.width() // 2
+            self.splitter.setSizes([half, self.splitter.width() - half])
 
     def span_screens(self, left: QRect, right: QRect) -> None:
         """With two screens the window covers both and each pane fills one: the current
         study on the left screen, the prior on the right (per the site policy)."""
         self.setGeometry(left.united(right))
+        self._balanced = True
         self.splitter.setSizes([left.width(), right.width()])
 
     @property
@@ -177,6 +186,8 @@ class ComparisonWindow(QWidget):
         splitter.addWidget(self.panes["left"])
         splitter.addWidget(self.panes["right"])
         splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)

@@ -169,7 +169,9 @@ class Viewport(QWidget):
             self._update_overlay()
             return
         self.message.setText("")
-        self.image.setImage(pixels, autoLevels=False, levels=(0, 255))
+        # already 8-bit display values: no levels, so Qt draws a plain greyscale image
+        # instead of an indexed one rebuilt for every frame
+        self.image.setImage(pixels, autoLevels=False, levels=None)
         self._apply_pixel_aspect(index)
         self.measurements.show_slice(index)
         if not self._fitted:
