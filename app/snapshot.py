@@ -54,7 +54,6 @@ def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
     window = ComparisonWindow(opened.layout, StoreStudyReader(workstation.store),
                               opened.priors, opened.others)
     try:
-        window.show_placed_prior()
         window.resize(*size)
         window.show()
         _arrange(window, window_preset, slice_number)

@@ -66,7 +66,12 @@ class MainWindow(QMainWindow):
                          self._show_studies, self._show_error)
 
     def _show_studies(self, studies: list[StudySummary]) -> None:
+        current = self.worklist.currentIndex()
+        selected = self.model.study_at(current.row()).study_uid if current.isValid() else None
         self.model.set_studies(studies)
+        row = self.model.row_of(selected) if selected else None
+        if row is not None:  # a refresh never takes the reporter's selection away
+            self.worklist.setCurrentIndex(self.model.index(row, max(current.column(), 0)))
         count = len(studies)
         self.heading.setText(f"Worklist — {count} stud{'y' if count == 1 else 'ies'}")
 

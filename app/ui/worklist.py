@@ -44,7 +44,8 @@ def reading_order(studies: list[StudySummary]) -> list[StudySummary]:
                                           s.first_received_at))
 
 COLUMNS: tuple[tuple[str, object], ...] = (
-    ("Priority", lambda s: (s.priority or "routine").lower()),
+    ("Priority", lambda s: s.priority if s.priority in ("STAT", "HIGH") else
+     (s.priority or "routine").lower()),
     ("Patient", lambda s: s.patient_name.replace("^", ", ", 1).replace("^", " ")),
     ("Patient ID", lambda s: s.patient_id),
     ("Birth date", lambda s: _date(s.birth_date)),
@@ -68,9 +69,19 @@ class WorklistModel(QAbstractTableModel):
         self._studies: list[StudySummary] = []
 
     def set_studies(self, studies: list[StudySummary]) -> None:
+        ordered = reading_order(studies)
+        if ordered == self._studies:
+            # times left still change: repaint, but keep the view's selection and scroll
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(ordered) - 1, len(COLUMNS) - 1))
+            return
         self.beginResetModel()
-        self._studies = reading_order(studies)
+        self._studies = ordered
         self.endResetModel()
+
+    def row_of(self, study_uid: str) -> int | None:
+        return next((row for row, s in enumerate(self._studies) if s.study_uid == study_uid),
+                    None)
 
     def study_at(self, row: int) -> StudySummary:
         return self._studies[row]

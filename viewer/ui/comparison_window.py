@@ -195,7 +195,12 @@ class ComparisonWindow(QWidget):
         current = self.comparison.current
         self.current_pane.banner.show_study("CURRENT", current, CURRENT_COLOUR)
         self._open_study(self.current_pane, current, "current")
-        self._show_no_prior("No prior shown" if priors else "No prior of this patient")
+        if self.comparison.prior is not None:  # placed (and checked) before the window opened
+            self.show_placed_prior()
+        elif priors:  # the most relevant prior of the same patient, checked again on placing
+            self.show_prior(priors[0])
+        else:
+            self._show_no_prior("No prior of this patient")
 
     def _open_study(self, pane: Pane, study: StudyInfo, role: str) -> None:
         """Browser of the study's series in ``pane``, and its main series in the viewport."""

@@ -47,7 +47,7 @@ class SeriesBrowser(QListWidget):
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-        self.setGridSize(QSize(THUMBNAIL + 16, THUMBNAIL + 44))
+        self.setGridSize(QSize(THUMBNAIL + 16, THUMBNAIL + 64))
         self.setFixedWidth(THUMBNAIL + 24)
         self.setWordWrap(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

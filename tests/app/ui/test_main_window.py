@@ -57,3 +57,20 @@ def test_worklist_lists_only_the_reporters_studies(qtbot, workstation) -> None:
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: "studies" in window.heading.text())
     assert window.model.rowCount() == 0
+
+
+def test_enter_on_a_row_opens_it_and_refreshes_keep_the_selection(qtbot, workstation) -> None:
+    plan = next(p for p in demo_plans(large_ct_slices=4) if p.kind == "CR_CHEST")
+    _put(workstation, next(iter_instances(plan)))
+    window = MainWindow(workstation.store, reporter="demo")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1)
+
+    window.worklist.setFocus()
+    window.worklist.setCurrentIndex(window.model.index(0, 1))
+    qtbot.wait(600)  # the refresh that follows every arrival must keep the selection
+    assert window.worklist.currentIndex().row() == 0
+    with qtbot.waitSignal(window.open_requested) as opened:
+        qtbot.keyClick(window.worklist, Qt.Key.Key_Return)
+    assert opened.args == [plan.study_uid]

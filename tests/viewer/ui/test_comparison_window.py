@@ -158,7 +158,22 @@ def test_current_study_is_in_the_left_pane_under_a_current_banner(open_window, r
     assert "ID RX1000001" in banner(left)
     assert study_shown(left) == room.alice_current.study_uid
     assert not banner(right).startswith("CURRENT")
-    assert right.viewport is None
+
+
+def test_most_relevant_prior_of_the_same_patient_is_shown_on_opening(open_window, room,
+                                                                      workstation) -> None:
+    window = open_window()
+    right = window.panes["right"]
+    assert study_shown(right) == room.alice_prior.study_uid
+    assert banner(right).startswith(f"PRIOR {iso(room.alice_prior.study_date)}")
+    assert window.prior_choice.currentData().study_uid == room.alice_prior.study_uid
+    assert security_alerts(workstation) == []
+
+
+def test_no_prior_is_shown_when_the_patient_has_none(open_window, room) -> None:
+    window = open_window(room.bob.study_uid)
+    assert window.panes["right"].viewport is None
+    assert "no prior of this patient" in banner(window.panes["right"])
 
 
 def test_site_policy_can_put_the_current_study_on_the_right(open_window, room) -> None:
@@ -232,10 +247,10 @@ def test_partial_mismatch_is_shown_only_with_a_reason_which_is_audited(
     reason_prompt.answers.append(("", False))
     choose_prior(window, room.alicia_uid)
 
-    assert prior.viewport is None
+    assert study_shown(prior) == room.alice_prior.study_uid  # the one shown on opening
     assert security_alerts(workstation) == []
     assert "name" in reason_prompt.questions[0]
-    assert window.comparison.prior is None
+    assert window.comparison.prior.study_uid == room.alice_prior.study_uid
 
     reason_prompt.answers.append((REASON, True))
     choose_prior(window, room.alicia_uid)
@@ -253,6 +268,8 @@ def test_cancelled_reason_does_not_leave_the_mismatched_study_selected(
         open_window, room, reason_prompt) -> None:
     window = open_window()
 
+    window.prior_choice.setCurrentIndex(0)  # "No prior"
+    window.prior_choice.activated.emit(0)
     reason_prompt.answers.append(("", False))
     choose_prior(window, room.alicia_uid)
 
