@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from app.access import access_without_login
 from app.errors import TeleradError
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
@@ -39,9 +40,9 @@ def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
     app.setStyleSheet(read_text("style.qss"))
     window_preset = preset(preset_name) if preset_name else None
     settings = workstation.settings
-    opened = open_study(workstation.store, workstation.audit, study_uid, actor="snapshot",
-                        reporter=settings["assignment.default_reporter"] or None,
-                        current_side=settings["viewer.current_side"])
+    access = access_without_login(workstation.store, workstation.audit,
+                                  settings["assignment.default_reporter"])
+    opened = open_study(access, study_uid, current_side=settings["viewer.current_side"])
     if prior_uid:
         candidates = {s.study_uid: s for s in opened.priors + opened.others}
         if prior_uid not in candidates:
@@ -51,8 +52,8 @@ def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
         except (ComparisonRefused, ReasonRequired) as refused:
             hint = "" if isinstance(refused, ComparisonRefused) else " (give --reason)"
             raise SnapshotRefused(refused.result.message() + hint) from refused
-    window = ComparisonWindow(opened.layout, StoreStudyReader(workstation.store),
-                              opened.priors, opened.others)
+    window = ComparisonWindow(opened.layout, StoreStudyReader(access), opened.priors,
+                              opened.others)
     try:
         window.resize(*size)
         window.show()

@@ -355,6 +355,18 @@ class StudyStore:
             for row in rows
         ]
 
+    def assigned_reporter(self, *, study_uid: str = "", sop_instance_uid: str = "") -> str | None:
+        """Whom a study (or the study of an instance) is assigned to; None if not held."""
+        if sop_instance_uid:
+            rows = self._database.query(
+                """SELECT s.assigned_reporter FROM instances i JOIN studies s
+                   ON s.study_uid = i.study_uid WHERE i.sop_instance_uid = ?""",
+                (sop_instance_uid,))
+        else:
+            rows = self._database.query(
+                "SELECT assigned_reporter FROM studies WHERE study_uid = ?", (study_uid,))
+        return rows[0]["assigned_reporter"] if rows else None
+
     def read_bytes(self, sop_instance_uid: str) -> bytes:
         """The instance exactly as received (DICOM file format), decrypted and authenticated."""
         rows = self._database.query(

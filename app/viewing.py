@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
+from app.access import StudyAccess
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
-from app.store import StudyStore, StudySummary
+from app.store import StudySummary
 from viewer.comparison import ComparisonLayout, LayoutPolicy, PatientIdentity, StudyInfo
 from viewer.comparison import propose_priors as rank_priors
 from viewer.series import InstanceRef, SeriesChoice
@@ -32,24 +33,24 @@ def study_info(summary: StudySummary) -> StudyInfo:
 
 @dataclass
 class StoreStudyReader:
-    """The viewer's StudyReader over the encrypted store."""
+    """The viewer's StudyReader over the encrypted store, as the signed-in user may see it."""
 
-    store: StudyStore
+    access: StudyAccess
 
     def series_of(self, study_uid: str) -> list[SeriesChoice]:
         refs: dict[str, list[InstanceRef]] = defaultdict(list)
-        for instance in self.store.list_instances(study_uid):
+        for instance in self.access.list_instances(study_uid):
             refs[instance.series_uid].append(InstanceRef(
                 instance.sop_instance_uid, instance.instance_number, instance.image_position,
                 instance.image_orientation, instance.frames))
         return [
             SeriesChoice(series.series_uid, series.series_number, series.modality,
                          series.description, tuple(refs[series.series_uid]))
-            for series in self.store.list_series(study_uid) if refs[series.series_uid]
+            for series in self.access.list_series(study_uid) if refs[series.series_uid]
         ]
 
     def open_instance(self, sop_instance_uid: str) -> Dataset:
-        return self.store.open_instance(sop_instance_uid)
+        return self.access.open_instance(sop_instance_uid)
 
 
 @dataclass
@@ -83,16 +84,19 @@ class OpenedStudy:
     others: list[StudyInfo]  # every other study the reporter may open, unranked
 
 
-def open_study(store: StudyStore, audit: AuditTrail, study_uid: str, *, actor: str,
-               reporter: str | None, current_side: str = "left") -> OpenedStudy:
-    """Everything a comparison window needs; records the access (110103)."""
-    studies = {s.study_uid: study_info(s) for s in store.list_studies(reporter=reporter)}
+def open_study(access: StudyAccess, study_uid: str, *,
+               current_side: str = "left") -> OpenedStudy:
+    """Everything a comparison window needs; records the access (110103). Priors are
+    offered only from what the same user may see."""
+    studies = {s.study_uid: study_info(s) for s in access.list_studies()}
     if study_uid not in studies:
-        raise KeyError(f"study {study_uid} is not in this reporter's worklist")
+        access.list_instances(study_uid)  # refused and audited if it is someone else's
+        raise KeyError(f"study {study_uid} is not in {access.user}'s worklist")
     current = studies.pop(study_uid)
-    audit.record(AuditEvent(EventId.INSTANCES_ACCESSED, "R", actor,
-                            objects=(("study", study_uid),), detail="opened for reporting"))
-    layout = ComparisonLayout(current, AuditedComparison(audit, actor),
+    access.audit.record(AuditEvent(EventId.INSTANCES_ACCESSED, "R", access.user,
+                                   objects=(("study", study_uid),),
+                                   detail="opened for reporting"))
+    layout = ComparisonLayout(current, AuditedComparison(access.audit, access.user),
                               LayoutPolicy(current_side))
     priors = rank_priors(current, list(studies.values()))
     proposed = {p.study_uid for p in priors}

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.access import access_without_login
 from app.errors import TeleradError
 from app.node import StorageNode
 from app.ui.main_window import MainWindow
@@ -68,16 +69,15 @@ class ComparisonOpener:
 
     def open(self, study_uid: str) -> ComparisonWindow | None:
         settings = self._workstation.settings
-        reporter = settings["assignment.default_reporter"] or None
+        access = access_without_login(self._workstation.store, self._workstation.audit,
+                                      settings["assignment.default_reporter"])
         try:
-            opened = open_study(self._workstation.store, self._workstation.audit, study_uid,
-                                actor=reporter or "local user", reporter=reporter,
-                                current_side=settings["viewer.current_side"])
+            opened = open_study(access, study_uid, current_side=settings["viewer.current_side"])
         except (KeyError, TeleradError) as exc:
             QMessageBox.warning(self._main, "Study cannot be opened", str(exc))
             return None
-        window = ComparisonWindow(opened.layout, StoreStudyReader(self._workstation.store),
-                                  opened.priors, opened.others)
+        window = ComparisonWindow(opened.layout, StoreStudyReader(access), opened.priors,
+                                  opened.others)
         window.setWindowTitle(f"telerad — {opened.layout.current.description}")
         screens = sorted(QGuiApplication.screens(), key=lambda screen: screen.geometry().x())
         if len(screens) >= 2:  # left screen: current, right screen: prior

@@ -9,6 +9,7 @@ import json
 import pytest
 from pydicom.uid import generate_uid
 
+from app.access import AccessDenied, StudyAccess
 from app.audit import EventId
 from app.synthetic import iter_instances
 from app.viewing import OpenedStudy, StoreStudyReader, open_study
@@ -28,9 +29,12 @@ def room(workstation: Workstation) -> ReadingRoom:
     return fill_reading_room(workstation.store)
 
 
+def access_for(workstation: Workstation, reporter: str = REPORTER) -> StudyAccess:
+    return StudyAccess(workstation.store, workstation.audit, reporter, "reporter")
+
+
 def open_for(workstation: Workstation, study_uid: str, reporter: str = REPORTER) -> OpenedStudy:
-    return open_study(workstation.store, workstation.audit, study_uid, actor="dr.reporter",
-                      reporter=reporter)
+    return open_study(access_for(workstation, reporter), study_uid)
 
 
 def events_of(workstation: Workstation, event_id: EventId) -> list[dict]:
@@ -50,7 +54,7 @@ def test_opening_a_study_records_dicom_instances_accessed(workstation, room) -> 
     (event,) = events_of(workstation, EventId.INSTANCES_ACCESSED)
     assert studies_named(event) == [current]
     assert event["action"] == "R"
-    assert event["actor"] == "dr.reporter"
+    assert event["actor"] == REPORTER  # the signed-in user who opened it
     assert workstation.audit.verify() is None
 
 
@@ -84,15 +88,17 @@ def test_a_study_outside_the_reporters_worklist_cannot_be_opened(workstation, ro
     carol = small_plan("CR_CHEST", 1)
     store_plan(workstation.store, carol, reporter="someone-else")
 
-    with pytest.raises(KeyError, match="worklist"):
+    with pytest.raises(AccessDenied, match="not assigned"):
         open_for(workstation, carol.study_uid)
-    with pytest.raises(KeyError, match="worklist"):
+    with pytest.raises(AccessDenied, match="not assigned"):
         open_for(workstation, generate_uid())
     assert events_of(workstation, EventId.INSTANCES_ACCESSED) == []
+    refused = events_of(workstation, EventId.SECURITY_ALERT)
+    assert json.loads(refused[0]["objects"]) == [["study", carol.study_uid]]
 
 
 def test_store_reader_lists_the_series_with_geometry_from_the_index(workstation, room) -> None:
-    reader = StoreStudyReader(workstation.store)
+    reader = StoreStudyReader(access_for(workstation))
 
     (series,) = reader.series_of(room.alice_current.study_uid)
 

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import QApplication
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 
 import app.store
+from app.access import StudyAccess
 from app.synthetic import demo_plans, iter_instances
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation, open_workstation
@@ -159,8 +160,9 @@ def measure_viewer(qt: QApplication, ws: Workstation, current_uid: str,
     before = rss_bytes()
     with profiled(profile == "open", "open → first image"):
         start = time.perf_counter()
-        opened = open_study(ws.store, ws.audit, current_uid, actor="demo", reporter="demo")
-        window = ComparisonWindow(opened.layout, StoreStudyReader(ws.store), opened.priors,
+        access = StudyAccess(ws.store, ws.audit, "demo", "reporter")
+        opened = open_study(access, current_uid)
+        window = ComparisonWindow(opened.layout, StoreStudyReader(access), opened.priors,
                                   opened.others)
         window.resize(1920, 1080)
         window.show()
@@ -230,7 +232,7 @@ def measure_pipeline(ws: Workstation, window: ComparisonWindow, study_uid: str, 
                      profile: bool) -> list[Row]:
     """Each step runs as its own pass over the sample, three rounds, so none inherits
     another's freed buffers; decrypt is timed inside the open_instance pass."""
-    reader = StoreStudyReader(ws.store)
+    reader = StoreStudyReader(StudyAccess(ws.store, ws.audit, "demo", "reporter"))
     instances = main_series(reader.series_of(study_uid), "CT").instances
     volume = viewport_of(window.current_pane.viewport).volume
     shown = viewport_of(window.current_pane.viewport).current_window()

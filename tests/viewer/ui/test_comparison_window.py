@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt, QThreadPool
 from PySide6.QtGui import QMouseEvent, QTextDocumentFragment
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
+from app.access import StudyAccess
 from app.audit import EventId, Outcome
 from app.synthetic import iter_instances
 from app.viewing import StoreStudyReader, open_study
@@ -51,10 +52,10 @@ def open_window(qtbot, workstation: Workstation, room: ReadingRoom) -> Iterator[
 
     def open_(study_uid: str = room.alice_current.study_uid, *,
               current_side: str = "left") -> ComparisonWindow:
-        study = open_study(workstation.store, workstation.audit, study_uid,
-                           actor="dr.reporter", reporter="demo", current_side=current_side)
-        window = ComparisonWindow(study.layout, StoreStudyReader(workstation.store),
-                                  study.priors, study.others)
+        access = StudyAccess(workstation.store, workstation.audit, "demo", "reporter")
+        study = open_study(access, study_uid, current_side=current_side)
+        window = ComparisonWindow(study.layout, StoreStudyReader(access), study.priors,
+                                  study.others)
         qtbot.addWidget(window)
         window.resize(1400, 800)
         window.show()

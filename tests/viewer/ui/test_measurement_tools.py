@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPointF
 
+from app.access import StudyAccess
 from app.synthetic import iter_instances
 from app.viewing import StoreStudyReader
 from tests.helpers import encode, small_plan
@@ -18,7 +19,8 @@ def viewport(qtbot, workstation):
     plan = small_plan("CT_CHEST", 4)
     for dataset in iter_instances(plan):
         workstation.store.put(encode(dataset), dataset, reporter="demo")
-    reader = StoreStudyReader(workstation.store)
+    reader = StoreStudyReader(StudyAccess(workstation.store, workstation.audit, "demo",
+                                          "reporter"))
     volume = SeriesVolume(reader, main_series(reader.series_of(plan.study_uid)).instances)
     shown = Viewport(volume)
     qtbot.addWidget(shown)
