@@ -33,6 +33,15 @@ class EventId(StrEnum):
     USER_AUTHENTICATION = "110114"
 
 
+class EventType(StrEnum):
+    """DCM EventTypeCodes refining an event ID (PS3.15 A.5.3.11 Security Alert, A.5.3.12)."""
+
+    LOGIN = "110122"
+    LOGOUT = "110123"
+    USE_OF_RESTRICTED_FUNCTION = "110132"
+    USER_SECURITY_ATTRIBUTES_CHANGED = "110137"
+
+
 class Outcome(IntEnum):
     """EventOutcomeIndicator (RFC 3881 / PS3.15 A.5.1)."""
 

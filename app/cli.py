@@ -7,22 +7,31 @@ on first use without asking, prints one clear line and exits non-zero on error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
+import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app import __version__
+from app.atna import render_audit_messages
+from app.audit import AuditEvent, EventId
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
-from app.errors import ConfigError, TeleradError
+from app.errors import AuthError, ConfigError, TeleradError
 from app.profile import PROFILE_ENV, resolve_profile_dir
 from app.signals import stop_on_signal
+from app.syslog_forward import audit_source_id, forwarder_from_settings
+from app.users import ROLES, UNTIL_UNLOCKED, User, UserDirectory, validate_username
 from app.workstation import open_settings, open_workstation
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+NEW_PASSWORD_ENV = "TELERAD_NEW_PASSWORD"
 
 STUDY_COLUMNS = (
     ("patient_name", "PATIENT", 24), ("patient_id", "PATIENT ID", 12),
@@ -48,12 +57,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        settings_file=workstation.paths.settings)
     logging.getLogger("app").setLevel(logging.INFO)  # one line per association for IT
     stop = stop_on_signal()
+    # the audit feed's settings are checked before the node starts listening
+    feed = forwarder_from_settings(workstation.settings, workstation.database, workstation.audit)
     host, port = node.start(args.host, args.port, args.ae_title)
     print(f"telerad node {node.ae_title} listening on {host}:{port} "
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
+    if feed is not None:
+        feed.start()
     while not stop.wait(0.5):
         pass
     node.stop()
+    if feed is not None:
+        feed.stop()
     workstation.close()
     print("telerad node stopped", flush=True)
     return EXIT_OK
@@ -141,6 +156,56 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """The whole trail as JSON or PS3.15 A.5 XML; the export itself is audited (110101)."""
+    workstation = open_workstation(_profile_root(args))
+    try:
+        events = workstation.audit.events()
+        if args.format == "xml":
+            data = render_audit_messages(
+                events, source_id=audit_source_id(workstation.settings),
+                enterprise_site=workstation.settings["audit.enterprise_site"])
+        else:
+            data = (json.dumps(events, indent=2) + "\n").encode("utf-8")
+        if args.out:
+            Path(args.out).write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        workstation.audit.record(AuditEvent(
+            EventId.AUDIT_LOG_USED, "R", _operator(),
+            detail=f"audit trail exported as {args.format}: {len(events)} event(s)"))
+    finally:
+        workstation.close()
+    if args.out:
+        print(f"{len(events)} audit event(s) exported as {args.format} to {args.out}")
+    return EXIT_OK
+
+
+def cmd_audit_forward(args: argparse.Namespace) -> int:
+    """One pass of the syslog feed; the events stay queued if the collector is down."""
+    workstation = open_workstation(_profile_root(args))
+    try:
+        feed = forwarder_from_settings(workstation.settings, workstation.database,
+                                       workstation.audit)
+        if feed is None:
+            raise ConfigError("no audit collector configured: "
+                              "`telerad config set audit.syslog.host HOST` first")
+        sent = feed.forward_pending()
+    finally:
+        workstation.close()
+    print(f"{sent} audit event(s) forwarded to {feed.collector.name}")
+    return EXIT_OK
+
+
+def _operator() -> str:
+    """Who ran a command, for the audit trail: the OS login name."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in this environment
+        return "command line"
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     paths, settings = open_settings(_profile_root(args))
     print(f"# profile {paths.root}")
@@ -161,6 +226,120 @@ def cmd_config_set(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.key} needs a {type(default).__name__} value") from exc
     save_settings(settings.with_value(args.key, value), paths.settings)
     print(f"{args.key} = {json.dumps(value)}")
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _users(args: argparse.Namespace) -> Iterator[UserDirectory]:
+    """The profile's accounts; changes are audited under the OS login name of the operator."""
+    try:
+        operator = f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in this environment
+        operator = "command line"
+    workstation = open_workstation(_profile_root(args))
+    try:
+        yield UserDirectory(workstation.database, workstation.audit, operator=operator)
+    finally:
+        workstation.close()
+
+
+def _new_password() -> str:
+    """From TELERAD_NEW_PASSWORD (scripts), else typed twice without echo."""
+    password = os.environ.get(NEW_PASSWORD_ENV)
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise AuthError(f"no password given: set {NEW_PASSWORD_ENV} or run from a terminal")
+    first = getpass.getpass("new password (at least 12 characters): ")
+    if getpass.getpass("the same password again: ") != first:
+        raise AuthError("the two passwords differ; nothing was changed")
+    return first
+
+
+def _print_enrolment(uri: str) -> None:
+    """The otpauth URI and its QR code, drawn with text blocks for any terminal."""
+    import segno
+
+    print("Scan this QR code with an authenticator app, or enter the URI into it by hand "
+          "(it is shown only now):")
+    print(uri)
+    drawing = io.StringIO()
+    segno.make(uri, error="m").terminal(out=drawing, compact=True)
+    try:
+        print(drawing.getvalue(), end="", flush=True)
+    except UnicodeEncodeError:
+        print("(this terminal cannot draw the QR code: enter the URI above by hand)")
+
+
+def _state(user: User) -> str:
+    if user.disabled:
+        return "disabled"
+    if user.locked_at(datetime.now(UTC)):
+        assert user.locked_until is not None
+        until = user.locked_until
+        return "locked" if until >= UNTIL_UNLOCKED else f"locked until {until:%Y-%m-%d %H:%M} UTC"
+    return "active"
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    validate_username(args.username)  # before asking for a password
+    password = _new_password()
+    with _users(args) as users:
+        user, uri = users.add_user(args.username, args.name, args.role, password, args.gmc)
+    gmc = f", GMC {user.gmc_number}" if user.gmc_number else ""
+    print(f"user {user.username} added: {user.display_name}, {user.role}{gmc}")
+    _print_enrolment(uri)
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        listed = users.list_users()
+    if args.json:
+        print(json.dumps([{**asdict(u), "state": _state(u)} for u in listed], indent=2,
+                         default=datetime.isoformat))
+        return EXIT_OK
+    rows = [[u.username, u.display_name, u.role, u.gmc_number, _state(u),
+             u.created_at.isoformat()[:16]] for u in listed]
+    print(_table(["USERNAME", "NAME", "ROLE", "GMC", "STATE", "CREATED (UTC)"], rows,
+                 [32, 32, 10, 7, 34, 16]))
+    print(f"{len(listed)} user{'' if len(listed) == 1 else 's'}")
+    return EXIT_OK
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        users.disable(args.username)
+    print(f"user {args.username} disabled: it can no longer sign in")
+    return EXIT_OK
+
+
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        users.unlock(args.username)
+    print(f"user {args.username} unlocked; failed attempts forgotten")
+    return EXIT_OK
+
+
+def cmd_users_reset_totp(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        uri = users.reset_totp(args.username)
+    print(f"one-time code of {args.username} reset: the old codes no longer work")
+    _print_enrolment(uri)
+    return EXIT_OK
+
+
+def cmd_users_code(args: argparse.Namespace) -> int:
+    _, settings = open_settings(_profile_root(args))
+    if not settings["profile.demo"]:
+        raise ConfigError(
+            "`telerad users code` works on demo profiles only (profile.demo is false): read "
+            "the code from the authenticator app enrolled by `telerad users add` or "
+            "`telerad users reset-totp`"
+        )
+    with _users(args) as users:
+        code = users.current_code(args.username, now=datetime.now(UTC))
+    print(code)
     return EXIT_OK
 
 
@@ -266,6 +445,42 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_audit_show, "print audit events, oldest first", audit_commands)
     show.add_argument("--limit", type=int, default=0, help="only the last N events")
     show.add_argument("--json", action="store_true", help="JSON output")
+    export = add("export", cmd_audit_export, "write the whole trail for IT: JSON, or XML with "
+                 "one DICOM audit message (PS3.15 A.5) per event", audit_commands)
+    export.add_argument("--format", choices=("json", "xml"), default="json",
+                        help="json (default) or xml")
+    export.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
+    add("forward", cmd_audit_forward, "send the queued events to the syslog collector "
+        "(audit.syslog.host) now: exit 1 if it cannot be reached", audit_commands)
+
+    users = add("users", lambda a: EXIT_USAGE, "local accounts: who may sign in and in which "
+                "role (run by the workstation's administrator)")
+    user_commands = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    users_add = add("add", cmd_users_add, "enrol an account: the password comes from "
+                    f"${NEW_PASSWORD_ENV} or is typed twice; prints the otpauth URI and a QR "
+                    "code for the user's authenticator app", user_commands)
+    users_add.add_argument("username", metavar="USERNAME",
+                           help="2 to 32 lowercase letters, digits, '.', '_' or '-'")
+    users_add.add_argument("--name", required=True, help='display name, e.g. "Dr A Patel"')
+    users_add.add_argument("--role", required=True, choices=ROLES,
+                           help="reporter: reports the studies assigned to them; it-auditor: "
+                                "logs and compliance, no images; admin: everything")
+    users_add.add_argument("--gmc", metavar="NUMBER", default="",
+                           help="a reporter's 7-digit GMC number (it signs their reports)")
+    users_list = add("list", cmd_users_list, "accounts with role and state (active, locked, "
+                     "disabled)", user_commands)
+    users_list.add_argument("--json", action="store_true", help="JSON output")
+    for name, handler, help_text in (
+        ("disable", cmd_users_disable, "stop an account from signing in (its audit history "
+         "stays)"),
+        ("unlock", cmd_users_unlock, "lift the lock after too many failed sign-ins"),
+        ("reset-totp", cmd_users_reset_totp, "new one-time-code secret (lost or new phone): "
+         "prints the new otpauth URI and QR code; the old codes stop working"),
+        ("code", cmd_users_code, "print the user's current one-time code: demo profiles only "
+         "(profile.demo = true), refused on any other"),
+    ):
+        add(name, handler, help_text, user_commands).add_argument(
+            "username", metavar="USERNAME", help="the account's user name")
 
     config = add("config", lambda a: EXIT_USAGE, "settings of this profile")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",

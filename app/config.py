@@ -51,6 +51,59 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         {},
         "called AE title -> reporter: a study arriving on that AE title is theirs",
     ),
+    "auth.max_failures": (
+        5,
+        "failed logins in a row (wrong password or one-time code) that lock the account; "
+        "the lock is audited as a Security Alert (110113)",
+    ),
+    "auth.lockout_minutes": (
+        15,
+        "how long a locked account stays locked; 0 keeps it locked until an administrator "
+        "runs `telerad users unlock`",
+    ),
+    "auth.backoff_start": (
+        3,
+        "after this many failures in a row each further attempt must wait 2^(n - this) "
+        "seconds (at most 5 minutes), so guessing is slow long before the lock",
+    ),
+    "auth.idle_lock_minutes": (
+        5,
+        "minutes without input after which every window hides patient data until the "
+        "reporter re-authenticates (the node keeps receiving)",
+    ),
+    "profile.demo": (
+        False,
+        "a throw-away demo profile: only then may `telerad users code` print a user's "
+        "current one-time code; never set it on a profile that holds real patients",
+    ),
+    "audit.syslog.host": (
+        "",
+        "the trust's syslog collector for the audit feed (PS3.15 A.5 XML in RFC 5424 over "
+        "TLS, RFC 5425); empty = no feed. Events queue until it takes them "
+        "(`telerad audit forward`)",
+    ),
+    "audit.syslog.port": (6514, "TCP port of the collector (6514: syslog over TLS, RFC 5425)"),
+    "audit.syslog.ca_certificates": (
+        "",
+        "PEM bundle of the CAs that sign the collector's certificate; empty = the operating "
+        "system's trusted CAs. The certificate must also name the host (RFC 5425 §5.2)",
+    ),
+    "audit.syslog.client_certificate": (
+        "",
+        "PEM certificate this workstation shows when the collector asks for one; empty = none",
+    ),
+    "audit.syslog.client_key": (
+        "",
+        "PEM private key of the client certificate; empty = it is in the certificate file",
+    ),
+    "audit.source_id": (
+        "",
+        "AuditSourceID of the audit messages (PS3.15 A.5.1); empty = node.ae_title@host name",
+    ),
+    "audit.enterprise_site": (
+        "",
+        "AuditEnterpriseSiteID of the audit messages, e.g. the trust's organisation code",
+    ),
 }
 
 
@@ -88,6 +141,11 @@ _RANGES: dict[str, tuple[int, int]] = {
     "node.max_pdu_bytes": (4096, 16 * 1024 * 1024),  # never unlimited (STANDARDS §1)
     "node.maximum_associations": (1, 1000),
     "node.study_quiet_seconds": (0, 7 * 24 * 3600),
+    "auth.max_failures": (1, 100),
+    "auth.lockout_minutes": (0, 7 * 24 * 60),
+    "auth.backoff_start": (1, 100),
+    "auth.idle_lock_minutes": (1, 24 * 60),
+    "audit.syslog.port": (1, 65535),
 }
 
 

@@ -139,9 +139,37 @@ def passphrase_master_key(salt_path: Path, *, create: bool) -> bytes:
     return derive_password_key(passphrase, salt_path.read_bytes())
 
 
-def derive_password_key(secret: str, salt: bytes) -> bytes:
-    """Argon2id with the RFC 9106 second recommended parameters (64 MiB, 3 passes, 4 lanes)."""
-    kdf = Argon2id(salt=salt, length=KEY_BYTES, iterations=3, lanes=4, memory_cost=64 * 1024)
+@dataclass(frozen=True)
+class Argon2Parameters:
+    """Argon2id cost (RFC 9106 §4), stored beside each password hash so it can rise later."""
+
+    memory_kib: int = 64 * 1024
+    iterations: int = 3
+    lanes: int = 4
+
+    def encode(self) -> str:
+        """The PHC string format's parameter part, e.g. ``m=65536,t=3,p=4``."""
+        return f"m={self.memory_kib},t={self.iterations},p={self.lanes}"
+
+    @classmethod
+    def decode(cls, text: str) -> Argon2Parameters:
+        try:
+            values = dict(part.split("=", 1) for part in text.split(","))
+            return cls(int(values["m"]), int(values["t"]), int(values["p"]))
+        except (KeyError, ValueError) as exc:
+            raise IntegrityError(f"stored Argon2id parameters {text!r} are damaged") from exc
+
+
+# RFC 9106 §4, second recommended option: 64 MiB, 3 passes, 4 lanes.
+RFC9106_SECOND = Argon2Parameters()
+
+
+def derive_password_key(
+    secret: str, salt: bytes, parameters: Argon2Parameters = RFC9106_SECOND
+) -> bytes:
+    """Argon2id of ``secret``: the passphrase-mode master key, or a login password's hash."""
+    kdf = Argon2id(salt=salt, length=KEY_BYTES, iterations=parameters.iterations,
+                   lanes=parameters.lanes, memory_cost=parameters.memory_kib)
     return kdf.derive(secret.encode("utf-8"))
 
 

@@ -92,6 +92,33 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE studies ADD COLUMN priority TEXT NOT NULL DEFAULT '';
     """,
+    # 4: local accounts (app/users.py): Argon2id password hash, TOTP secret, lockout
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('reporter', 'it-auditor', 'admin')),
+        gmc_number TEXT NOT NULL DEFAULT '',
+        password_salt BLOB NOT NULL,
+        password_parameters TEXT NOT NULL,
+        password_hash BLOB NOT NULL,
+        totp_secret TEXT NOT NULL,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        last_failure_at TEXT NOT NULL DEFAULT '',
+        locked_until TEXT NOT NULL DEFAULT '',
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 5: how far the audit trail has gone to each syslog collector (app/syslog_forward.py)
+    """
+    CREATE TABLE audit_forwarding (
+        collector TEXT PRIMARY KEY,
+        last_forwarded_seq INTEGER NOT NULL DEFAULT 0,
+        last_forwarded_at TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 

@@ -26,11 +26,13 @@ from app.node import StorageNode
 from app.sender import send_study
 from app.signals import stop_on_signal
 from app.synthetic import StudyPlan, demo_plans, iter_instances, plan_instance_count
+from app.users import UserDirectory
 from app.workstation import Workstation, open_settings, open_workstation, profile_id
 
 DEMO_SENDER_AE = "TELERAD_DEMO"
 DEMO_REPORTER = "demo"
 DEMO_QUIET_SECONDS = 5  # the demo's studies arrive in one burst
+DEMO_GMC_NUMBER = "9999999"  # not a real registration: GMC numbers are issued by the GMC
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,27 @@ def prepare_demo_profile(root: Path) -> Workstation:
     others = tuple(p for p in settings.peers if p.ae_title != DEMO_SENDER_AE)
     settings = settings.with_peers((*others, Peer(DEMO_SENDER_AE, "127.0.0.1")))
     settings = settings.with_value("assignment.default_reporter", DEMO_REPORTER)
+    settings = settings.with_value("profile.demo", True)  # allows `telerad users code`
     save_settings(settings.with_value("node.study_quiet_seconds", DEMO_QUIET_SECONDS),
                   paths.settings)
     return open_workstation(root)
+
+
+def enrol_demo_reporter(workstation: Workstation) -> str:
+    """The demo reporter's sign-in, as a note for the newcomer (password and code)."""
+    directory = UserDirectory(workstation.database, workstation.audit, operator="telerad demo")
+    code_command = f"telerad --profile {workstation.paths.root} users code {DEMO_REPORTER}"
+    if workstation.settings["security.key_source"] == "passphrase":
+        code_command = f"{PASSPHRASE_ENV}={os.environ.get(PASSPHRASE_ENV, '...')} {code_command}"
+    if any(user.username == DEMO_REPORTER for user in directory.list_users()):
+        return (f"Sign in as {DEMO_REPORTER!r} with the password printed when this demo "
+                f"profile was made; current code: `{code_command}`")
+    password = secrets.token_urlsafe(12)
+    _user, uri = directory.add_user(DEMO_REPORTER, "Dr Demo Reporter", "reporter", password,
+                                    gmc_number=DEMO_GMC_NUMBER)
+    return (f"Demo reporter: user {DEMO_REPORTER!r}, password {password}\n"
+            f"One-time code: `{code_command}` in another terminal, or add this to an "
+            f"authenticator app: {uri}")
 
 
 def _free(port: int) -> bool:
@@ -115,6 +135,8 @@ def run_demo(args: argparse.Namespace) -> int:
     temporary = args.profile is None
     root = Path(args.profile or tempfile.mkdtemp(prefix="telerad-demo-"))
     workstation = prepare_demo_profile(root)
+    sign_in_note = enrol_demo_reporter(workstation)
+    print(sign_in_note)
     node = StorageNode(workstation.store, workstation.audit, workstation.settings,
                        settings_file=workstation.paths.settings)
     port = args.port if _free(args.port) else 0
@@ -131,7 +153,8 @@ def run_demo(args: argparse.Namespace) -> int:
             return _run_headless(plans, host, port, node.ae_title, args.exit_after_send)
         from app.ui.launch import run_gui
 
-        return run_gui(workstation, node, demo_feed=(plans, host, port, node.ae_title))
+        return run_gui(workstation, node, demo_feed=(plans, host, port, node.ae_title),
+                       sign_in_note=sign_in_note)
     finally:
         node.stop()
         workstation.close()

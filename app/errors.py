@@ -35,3 +35,35 @@ class OutOfResources(StoreError):
 
 class NodeError(TeleradError):
     """The DICOM node cannot start (address in use, no permission for the port)."""
+
+
+class AuthError(TeleradError):
+    """A local account or a login cannot do what was asked."""
+
+
+class UnknownUser(AuthError):
+    """An administrator named an account that does not exist (never raised by a login)."""
+
+
+class WeakPassword(AuthError):
+    """A new password breaks the policy (length over complexity, NCSC password guidance)."""
+
+
+class LoginRefused(AuthError):
+    """Password or one-time code wrong; the message never says whether the user exists."""
+
+
+class LoginThrottled(LoginRefused):
+    """Too soon after the last failures: the exponential back-off has not elapsed yet."""
+
+    def __init__(self, message: str, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
+
+
+class AccountLocked(LoginRefused):
+    """Too many failures in a row: locked for a while or until an administrator unlocks it."""
+
+
+class AccountDisabled(LoginRefused):
+    """An administrator disabled the account; only they can help."""

@@ -72,11 +72,11 @@ class IdleLock(QObject):
 
     locked_changed = Signal(bool)
 
-    def __init__(self, main: QMainWindow, lock_panel: QWidget,
-                 reading_windows: Callable[[], list[QWidget]],
+    def __init__(self, main: QMainWindow, reading_windows: Callable[[], list[QWidget]],
                  sign_in_again: Callable[[], bool]) -> None:
         super().__init__(main)
-        self._main, self._panel = main, lock_panel
+        self._main = main
+        self._panel = lock_panel(self.try_unlock)
         self._reading_windows, self._sign_in_again = reading_windows, sign_in_again
         self._content: QWidget | None = None
         self._hidden: list[QWidget] = []

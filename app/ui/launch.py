@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.access import access_without_login
+from app.access import StudyAccess
+from app.auth import Authenticator, LoginPolicy, Session
 from app.errors import TeleradError
 from app.node import StorageNode
+from app.ui.idle_lock import IdleLock, IdleWatcher
+from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
+from app.users import UserDirectory
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
 from resources import read_text
@@ -23,11 +29,22 @@ class _ProgressRelay(QObject):
 
 
 def run_gui(workstation: Workstation, node: StorageNode | None = None,
-            demo_feed: tuple | None = None) -> int:
-    """Show the main window; the node keeps receiving while it is open."""
+            demo_feed: tuple | None = None, sign_in_note: str = "") -> int:
+    """Sign in, then show the worklist; the node keeps receiving, locked or not."""
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("telerad")
     app.setStyleSheet(read_text("style.qss"))
+    directory = UserDirectory(workstation.database, workstation.audit)
+    if not directory.list_users():
+        raise TeleradError("no user accounts in this profile: an administrator creates one "
+                           "with `telerad users add NAME --name ... --role reporter`")
+    authenticator = Authenticator(directory, workstation.audit,
+                                  LoginPolicy.from_settings(workstation.settings))
+    dialog = LoginDialog(_login_with(authenticator), explanation=sign_in_note)
+    if dialog.exec() != LoginDialog.DialogCode.Accepted:
+        return 1
+    session = dialog.session
+    access = StudyAccess(workstation.store, workstation.audit, session.username, session.role)
     own_node = node is None
     node_text = ""
     if node is None:
@@ -35,11 +52,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     if node is not None and not node_text:
         settings = node.settings
         node_text = f"DICOM node {node.ae_title} · {settings['node.host']}:{settings['node.port']}"
-    window = MainWindow(
-        workstation.store,
-        reporter=workstation.settings["assignment.default_reporter"],
-        node_text=node_text,
-    )
+    window = MainWindow(access, node_text=node_text)
     if demo_feed is not None:
         from app.demo import DemoFeed
 
@@ -49,28 +62,48 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         window.node_label.setText(f"DICOM node {ae_title} · {host}:{port}")
         DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
             p.sent, p.total, p.message, p.finished, p.error)).start()
-    readers = ComparisonOpener(workstation, window)
+    readers = ComparisonOpener(workstation, access, window)
     window.open_requested.connect(readers.open)
+    lock = _idle_lock(workstation, authenticator, session, window, readers)
     window.resize(window.screen().availableSize() * 0.92)
     window.show()
     try:
         return app.exec()
     finally:
+        lock.deleteLater()
+        authenticator.logout(session, now=datetime.now(UTC))
         if own_node and node is not None:
             node.stop()
+
+
+def _login_with(authenticator: Authenticator) -> Callable[[str, str, str, datetime], Session]:
+    return lambda user, password, code, now: authenticator.login(user, password, code, now=now)
+
+
+def _idle_lock(workstation: Workstation, authenticator: Authenticator, session: Session,
+               window: MainWindow, readers: ComparisonOpener) -> IdleLock:
+    """Lock after ``auth.idle_lock_minutes`` without input; only the same user unlocks."""
+    def sign_in_again() -> bool:
+        dialog = LoginDialog(_login_with(authenticator), title="Unlock telerad",
+                             username=session.username)
+        dialog.username.setReadOnly(True)
+        return dialog.exec() == LoginDialog.DialogCode.Accepted
+
+    lock = IdleLock(window, lambda: list(readers.windows), sign_in_again)
+    watcher = IdleWatcher(workstation.settings["auth.idle_lock_minutes"], lock)
+    watcher.idle.connect(lock.lock)
+    return lock
 
 
 class ComparisonOpener:
     """Opens the reading window for a worklist row; errors are shown, never raised."""
 
-    def __init__(self, workstation: Workstation, main: MainWindow) -> None:
-        self._workstation, self._main = workstation, main
+    def __init__(self, workstation: Workstation, access: StudyAccess, main: MainWindow) -> None:
+        self._workstation, self._access, self._main = workstation, access, main
         self.windows: list[ComparisonWindow] = []
 
     def open(self, study_uid: str) -> ComparisonWindow | None:
-        settings = self._workstation.settings
-        access = access_without_login(self._workstation.store, self._workstation.audit,
-                                      settings["assignment.default_reporter"])
+        settings, access = self._workstation.settings, self._access
         try:
             opened = open_study(access, study_uid, current_side=settings["viewer.current_side"])
         except (KeyError, TeleradError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
+from app.access import StudyAccess
 from app.store import StudyStore, StudySummary
 from app.ui.worklist import WorklistModel, WorklistView
 from viewer.ui.background import BackgroundRunner
@@ -28,10 +29,11 @@ class MainWindow(QMainWindow):
 
     open_requested = Signal(str)  # study UID: double-click or Enter on a worklist row
 
-    def __init__(self, store: StudyStore, *, reporter: str = "", node_text: str = "") -> None:
+    def __init__(self, access: StudyAccess, *, node_text: str = "") -> None:
+        """``access``: the signed-in user's view of the store; the worklist is theirs."""
         super().__init__()
-        self._store, self._reporter = store, reporter
-        self.setWindowTitle(f"telerad — worklist{f' ({reporter})' if reporter else ''}")
+        self._access = access
+        self.setWindowTitle(f"telerad — worklist ({access.user}, {access.role})")
         self.model = WorklistModel()
         self.worklist = WorklistView(self.model)
         self.worklist.activated.connect(
@@ -55,15 +57,13 @@ class MainWindow(QMainWindow):
         self._periodic = QTimer(self, interval=PERIODIC_REFRESH_MS)
         self._periodic.timeout.connect(self.refresh)
         self._periodic.start()
-        self._watcher = StoreWatcher(store)
+        self._watcher = StoreWatcher(access.store)
         self._watcher.study_changed.connect(lambda _uid: self._refresh_timer.start())
         self.resize(1280, 720)
         self.refresh()
 
     def refresh(self) -> None:
-        reporter = self._reporter or None
-        self._runner.run(lambda: self._store.list_studies(reporter=reporter),
-                         self._show_studies, self._show_error)
+        self._runner.run(self._access.list_studies, self._show_studies, self._show_error)
 
     def _show_studies(self, studies: list[StudySummary]) -> None:
         current = self.worklist.currentIndex()

@@ -72,8 +72,9 @@ class WorklistModel(QAbstractTableModel):
         ordered = reading_order(studies)
         if ordered == self._studies:
             # times left still change: repaint, but keep the view's selection and scroll
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(ordered) - 1, len(COLUMNS) - 1))
+            if ordered:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(ordered) - 1, len(COLUMNS) - 1))
             return
         self.beginResetModel()
         self._studies = ordered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,10 @@ def test_demo_without_display_runs_headless_and_receives_every_study(tmp_path: P
     assert demo.returncode == 0, demo.stderr
     assert "No display found" in demo.stdout
     assert "passphrase mode" in demo.stdout
+    assert "Demo reporter: user 'demo', password " in demo.stdout
+    code = _telerad(profile, "users", "code", "demo", env=env)
+    assert code.returncode == 0, code.stderr
+    assert re.search(r"\b\d{6}\b", code.stdout), code.stdout
 
     listing = _telerad(profile, "studies", "--json", env=env)
     assert listing.returncode == 0, listing.stderr

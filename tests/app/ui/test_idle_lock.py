@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QLabel, QLineEdit
 
+from app.access import StudyAccess
 from app.synthetic import iter_instances
-from app.ui.idle_lock import IdleLock, IdleWatcher, lock_panel
+from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.main_window import MainWindow
 from tests.helpers import encode, small_plan
 
@@ -30,7 +31,7 @@ def _window_with_a_study(qtbot, workstation) -> MainWindow:
     plan = small_plan("CR_CHEST", 1)
     dataset = next(iter_instances(plan))
     workstation.store.put(encode(dataset), dataset, reporter="demo")
-    window = MainWindow(workstation.store, reporter="demo")
+    window = MainWindow(StudyAccess(workstation.store, workstation.audit, "demo", "reporter"))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.model.rowCount() == 1)
@@ -43,8 +44,7 @@ def test_locked_windows_show_no_patient_name_until_signed_in_again(qtbot, workst
     qtbot.addWidget(reading)
     reading.show()
     answers = [False, True]
-    lock = IdleLock(window, lock_panel(lambda: None), lambda: [reading],
-                    lambda: answers.pop(0))
+    lock = IdleLock(window, lambda: [reading], lambda: answers.pop(0))
     assert "TESTPATIENT" in visible_text()
 
     lock.lock()
@@ -62,7 +62,7 @@ def test_locked_windows_show_no_patient_name_until_signed_in_again(qtbot, workst
 def test_a_quiet_spell_locks_the_workstation(qtbot, workstation) -> None:
     window = _window_with_a_study(qtbot, workstation)
     watcher = IdleWatcher(minutes=0.005)  # 300 ms
-    lock = IdleLock(window, lock_panel(lambda: None), lambda: [], lambda: True)
+    lock = IdleLock(window, lambda: [], lambda: True)
     watcher.idle.connect(lock.lock)
     with qtbot.waitSignal(watcher.idle, timeout=5000):
         pass

@@ -8,6 +8,7 @@ from itertools import islice
 import pydicom
 from PySide6.QtCore import Qt
 
+from app.access import StudyAccess
 from app.synthetic import demo_plans, iter_instances
 from app.ui.main_window import MainWindow
 from app.workstation import Workstation
@@ -29,7 +30,7 @@ def _cell(window: MainWindow, row: int, title: str) -> str:
 
 def test_worklist_shows_a_study_as_its_first_instance_lands(qtbot, workstation) -> None:
     plan = next(p for p in demo_plans(large_ct_slices=4) if p.kind == "CT_HEAD")
-    window = MainWindow(workstation.store, reporter="demo")
+    window = MainWindow(StudyAccess(workstation.store, workstation.audit, "demo", "reporter"))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: "0 studies" in window.heading.text())
 
@@ -53,7 +54,7 @@ def test_worklist_lists_only_the_reporters_studies(qtbot, workstation) -> None:
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     workstation.store.put(buffer.getvalue(), dataset, reporter="someone-else")
 
-    window = MainWindow(workstation.store, reporter="demo")
+    window = MainWindow(StudyAccess(workstation.store, workstation.audit, "demo", "reporter"))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: "studies" in window.heading.text())
     assert window.model.rowCount() == 0
@@ -62,7 +63,7 @@ def test_worklist_lists_only_the_reporters_studies(qtbot, workstation) -> None:
 def test_enter_on_a_row_opens_it_and_refreshes_keep_the_selection(qtbot, workstation) -> None:
     plan = next(p for p in demo_plans(large_ct_slices=4) if p.kind == "CR_CHEST")
     _put(workstation, next(iter_instances(plan)))
-    window = MainWindow(workstation.store, reporter="demo")
+    window = MainWindow(StudyAccess(workstation.store, workstation.audit, "demo", "reporter"))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.model.rowCount() == 1)
