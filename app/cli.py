@@ -7,31 +7,33 @@ on first use without asking, prints one clear line and exits non-zero on error.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import getpass
-import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 from app import __version__
 from app.atna import render_audit_messages
 from app.audit import AuditEvent, EventId
+from app.cli_common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    cell,
+    operator,
+    profile_root,
+    table,
+)
+from app.cli_users import register_user_commands
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
-from app.errors import AuthError, ConfigError, TeleradError
-from app.profile import PROFILE_ENV, resolve_profile_dir
+from app.errors import ConfigError, TeleradError
+from app.profile import PROFILE_ENV
 from app.signals import stop_on_signal
 from app.syslog_forward import audit_source_id, forwarder_from_settings
-from app.users import ROLES, UNTIL_UNLOCKED, User, UserDirectory, validate_username
 from app.workstation import open_settings, open_workstation
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-NEW_PASSWORD_ENV = "TELERAD_NEW_PASSWORD"
 
 STUDY_COLUMNS = (
     ("patient_name", "PATIENT", 24), ("patient_id", "PATIENT ID", 12),
@@ -41,10 +43,6 @@ STUDY_COLUMNS = (
 )
 
 
-def _profile_root(args: argparse.Namespace) -> Path:
-    return resolve_profile_dir(args.profile)
-
-
 # ---- commands --------------------------------------------------------------------------
 
 
@@ -52,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the node in the foreground until SIGINT/SIGTERM."""
     from app.node import StorageNode
 
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     node = StorageNode(workstation.store, workstation.audit, workstation.settings,
                        settings_file=workstation.paths.settings)
     logging.getLogger("app").setLevel(logging.INFO)  # one line per association for IT
@@ -75,36 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     studies = workstation.store.list_studies()
     workstation.close()
     if args.json:
         print(json.dumps([asdict(study) for study in studies], indent=2))
         return EXIT_OK
-    rows = [[_cell(getattr(study, key)) for key, _, _ in STUDY_COLUMNS] for study in studies]
-    print(_table([title for _, title, _ in STUDY_COLUMNS], rows,
+    rows = [[cell(getattr(study, key)) for key, _, _ in STUDY_COLUMNS] for study in studies]
+    print(table([title for _, title, _ in STUDY_COLUMNS], rows,
                  [width for _, _, width in STUDY_COLUMNS]))
     print(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}")
     return EXIT_OK
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, tuple):
-        return "/".join(map(str, value))
-    text = str(value)
-    return text[:19] if text[:4].isdigit() and "T" in text[:11] else text
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
-    widths = [min(w, max([len(h), *(len(r[i]) for r in rows)])) for i, (h, w)
-              in enumerate(zip(header, widths, strict=True))]
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-    return "\n".join([line(header), *(line(row) for row in rows)])
-
-
 def cmd_peers_add(args: argparse.Namespace) -> int:
-    paths, settings = open_settings(_profile_root(args))
+    paths, settings = open_settings(profile_root(args))
     peer = Peer(validate_ae_title(args.ae_title), args.host or "", args.port or 0, args.role)
     others = tuple(p for p in settings.peers if p.ae_title != peer.ae_title)
 
@@ -114,14 +97,14 @@ def cmd_peers_add(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_list(args: argparse.Namespace) -> int:
-    _, settings = open_settings(_profile_root(args))
+    _, settings = open_settings(profile_root(args))
     rows = [[p.ae_title, p.host or "any", str(p.port or ""), p.role] for p in settings.peers]
-    print(_table(["AE TITLE", "HOST", "PORT", "ROLE"], rows, [16, 40, 5, 6]))
+    print(table(["AE TITLE", "HOST", "PORT", "ROLE"], rows, [16, 40, 5, 6]))
     return EXIT_OK
 
 
 def cmd_peers_remove(args: argparse.Namespace) -> int:
-    paths, settings = open_settings(_profile_root(args))
+    paths, settings = open_settings(profile_root(args))
     if settings.peer(args.ae_title) is None:
         raise ConfigError(f"no peer with AE title {args.ae_title!r}")
 
@@ -132,7 +115,7 @@ def cmd_peers_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     count = len(workstation.audit.events())
     broken = workstation.audit.verify()
     workstation.close()
@@ -144,7 +127,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     events = workstation.audit.events()[-args.limit:] if args.limit else workstation.audit.events()
     workstation.close()
     if args.json:
@@ -158,7 +141,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """The whole trail as JSON or PS3.15 A.5 XML; the export itself is audited (110101)."""
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     try:
         events = workstation.audit.events()
         if args.format == "xml":
@@ -173,7 +156,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         workstation.audit.record(AuditEvent(
-            EventId.AUDIT_LOG_USED, "R", _operator(),
+            EventId.AUDIT_LOG_USED, "R", operator(),
             detail=f"audit trail exported as {args.format}: {len(events)} event(s)"))
     finally:
         workstation.close()
@@ -184,7 +167,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 def cmd_audit_forward(args: argparse.Namespace) -> int:
     """One pass of the syslog feed; the events stay queued if the collector is down."""
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     try:
         feed = forwarder_from_settings(workstation.settings, workstation.database,
                                        workstation.audit)
@@ -198,16 +181,8 @@ def cmd_audit_forward(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _operator() -> str:
-    """Who ran a command, for the audit trail: the OS login name."""
-    try:
-        return f"{getpass.getuser()} (command line)"
-    except (OSError, KeyError):  # no login name in this environment
-        return "command line"
-
-
 def cmd_config_show(args: argparse.Namespace) -> int:
-    paths, settings = open_settings(_profile_root(args))
+    paths, settings = open_settings(profile_root(args))
     print(f"# profile {paths.root}")
     for key, value, source, doc in settings.describe():
         print(f"{key} = {json.dumps(value)}    # {source}: {doc}")
@@ -216,7 +191,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 def cmd_config_set(args: argparse.Namespace) -> int:
 
-    paths, settings = open_settings(_profile_root(args))
+    paths, settings = open_settings(profile_root(args))
     if args.key not in DEFAULTS:
         raise ConfigError(f"unknown setting {args.key!r}; see `telerad config show`")
     default = DEFAULTS[args.key][0]
@@ -229,120 +204,6 @@ def cmd_config_set(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _users(args: argparse.Namespace) -> Iterator[UserDirectory]:
-    """The profile's accounts; changes are audited under the OS login name of the operator."""
-    try:
-        operator = f"{getpass.getuser()} (command line)"
-    except (OSError, KeyError):  # no login name in this environment
-        operator = "command line"
-    workstation = open_workstation(_profile_root(args))
-    try:
-        yield UserDirectory(workstation.database, workstation.audit, operator=operator)
-    finally:
-        workstation.close()
-
-
-def _new_password() -> str:
-    """From TELERAD_NEW_PASSWORD (scripts), else typed twice without echo."""
-    password = os.environ.get(NEW_PASSWORD_ENV)
-    if password is not None:
-        return password
-    if not sys.stdin.isatty():
-        raise AuthError(f"no password given: set {NEW_PASSWORD_ENV} or run from a terminal")
-    first = getpass.getpass("new password (at least 12 characters): ")
-    if getpass.getpass("the same password again: ") != first:
-        raise AuthError("the two passwords differ; nothing was changed")
-    return first
-
-
-def _print_enrolment(uri: str) -> None:
-    """The otpauth URI and its QR code, drawn with text blocks for any terminal."""
-    import segno
-
-    print("Scan this QR code with an authenticator app, or enter the URI into it by hand "
-          "(it is shown only now):")
-    print(uri)
-    drawing = io.StringIO()
-    segno.make(uri, error="m").terminal(out=drawing, compact=True)
-    try:
-        print(drawing.getvalue(), end="", flush=True)
-    except UnicodeEncodeError:
-        print("(this terminal cannot draw the QR code: enter the URI above by hand)")
-
-
-def _state(user: User) -> str:
-    if user.disabled:
-        return "disabled"
-    if user.locked_at(datetime.now(UTC)):
-        assert user.locked_until is not None
-        until = user.locked_until
-        return "locked" if until >= UNTIL_UNLOCKED else f"locked until {until:%Y-%m-%d %H:%M} UTC"
-    return "active"
-
-
-def cmd_users_add(args: argparse.Namespace) -> int:
-    validate_username(args.username)  # before asking for a password
-    password = _new_password()
-    with _users(args) as users:
-        user, uri = users.add_user(args.username, args.name, args.role, password, args.gmc)
-    gmc = f", GMC {user.gmc_number}" if user.gmc_number else ""
-    print(f"user {user.username} added: {user.display_name}, {user.role}{gmc}")
-    _print_enrolment(uri)
-    return EXIT_OK
-
-
-def cmd_users_list(args: argparse.Namespace) -> int:
-    with _users(args) as users:
-        listed = users.list_users()
-    if args.json:
-        print(json.dumps([{**asdict(u), "state": _state(u)} for u in listed], indent=2,
-                         default=datetime.isoformat))
-        return EXIT_OK
-    rows = [[u.username, u.display_name, u.role, u.gmc_number, _state(u),
-             u.created_at.isoformat()[:16]] for u in listed]
-    print(_table(["USERNAME", "NAME", "ROLE", "GMC", "STATE", "CREATED (UTC)"], rows,
-                 [32, 32, 10, 7, 34, 16]))
-    print(f"{len(listed)} user{'' if len(listed) == 1 else 's'}")
-    return EXIT_OK
-
-
-def cmd_users_disable(args: argparse.Namespace) -> int:
-    with _users(args) as users:
-        users.disable(args.username)
-    print(f"user {args.username} disabled: it can no longer sign in")
-    return EXIT_OK
-
-
-def cmd_users_unlock(args: argparse.Namespace) -> int:
-    with _users(args) as users:
-        users.unlock(args.username)
-    print(f"user {args.username} unlocked; failed attempts forgotten")
-    return EXIT_OK
-
-
-def cmd_users_reset_totp(args: argparse.Namespace) -> int:
-    with _users(args) as users:
-        uri = users.reset_totp(args.username)
-    print(f"one-time code of {args.username} reset: the old codes no longer work")
-    _print_enrolment(uri)
-    return EXIT_OK
-
-
-def cmd_users_code(args: argparse.Namespace) -> int:
-    _, settings = open_settings(_profile_root(args))
-    if not settings["profile.demo"]:
-        raise ConfigError(
-            "`telerad users code` works on demo profiles only (profile.demo is false): read "
-            "the code from the authenticator app enrolled by `telerad users add` or "
-            "`telerad users reset-totp`"
-        )
-    with _users(args) as users:
-        code = users.current_code(args.username, now=datetime.now(UTC))
-    print(code)
-    return EXIT_OK
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import run_demo
 
@@ -352,7 +213,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from app.snapshot import render_snapshot
 
-    workstation = open_workstation(_profile_root(args))
+    workstation = open_workstation(profile_root(args))
     try:
         out = render_snapshot(workstation, args.study, Path(args.out), prior_uid=args.prior,
                               reason=args.reason, preset_name=args.preset,
@@ -366,7 +227,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.ui.launch import run_gui
 
-    return run_gui(open_workstation(_profile_root(args)))
+    return run_gui(open_workstation(profile_root(args)))
 
 
 # ---- parser ----------------------------------------------------------------------------
@@ -453,34 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("forward", cmd_audit_forward, "send the queued events to the syslog collector "
         "(audit.syslog.host) now: exit 1 if it cannot be reached", audit_commands)
 
-    users = add("users", lambda a: EXIT_USAGE, "local accounts: who may sign in and in which "
-                "role (run by the workstation's administrator)")
-    user_commands = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
-    users_add = add("add", cmd_users_add, "enrol an account: the password comes from "
-                    f"${NEW_PASSWORD_ENV} or is typed twice; prints the otpauth URI and a QR "
-                    "code for the user's authenticator app", user_commands)
-    users_add.add_argument("username", metavar="USERNAME",
-                           help="2 to 32 lowercase letters, digits, '.', '_' or '-'")
-    users_add.add_argument("--name", required=True, help='display name, e.g. "Dr A Patel"')
-    users_add.add_argument("--role", required=True, choices=ROLES,
-                           help="reporter: reports the studies assigned to them; it-auditor: "
-                                "logs and compliance, no images; admin: everything")
-    users_add.add_argument("--gmc", metavar="NUMBER", default="",
-                           help="a reporter's 7-digit GMC number (it signs their reports)")
-    users_list = add("list", cmd_users_list, "accounts with role and state (active, locked, "
-                     "disabled)", user_commands)
-    users_list.add_argument("--json", action="store_true", help="JSON output")
-    for name, handler, help_text in (
-        ("disable", cmd_users_disable, "stop an account from signing in (its audit history "
-         "stays)"),
-        ("unlock", cmd_users_unlock, "lift the lock after too many failed sign-ins"),
-        ("reset-totp", cmd_users_reset_totp, "new one-time-code secret (lost or new phone): "
-         "prints the new otpauth URI and QR code; the old codes stop working"),
-        ("code", cmd_users_code, "print the user's current one-time code: demo profiles only "
-         "(profile.demo = true), refused on any other"),
-    ):
-        add(name, handler, help_text, user_commands).add_argument(
-            "username", metavar="USERNAME", help="the account's user name")
+    register_user_commands(commands, add)
 
     config = add("config", lambda a: EXIT_USAGE, "settings of this profile")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",

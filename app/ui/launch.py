@@ -14,6 +14,7 @@ from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session
 from app.errors import TeleradError
 from app.node import StorageNode
+from app.syslog_forward import forwarder_from_settings
 from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
@@ -45,6 +46,9 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         return 1
     session = dialog.session
     access = StudyAccess(workstation.store, workstation.audit, session.username, session.role)
+    feed = forwarder_from_settings(workstation.settings, workstation.database, workstation.audit)
+    if feed is not None:  # the audit feed runs whenever the workstation does
+        feed.start()
     own_node = node is None
     node_text = ""
     if node is None:
@@ -74,6 +78,8 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         authenticator.logout(session, now=datetime.now(UTC))
         if own_node and node is not None:
             node.stop()
+        if feed is not None:
+            feed.stop()
 
 
 def _login_with(authenticator: Authenticator) -> Callable[[str, str, str, datetime], Session]:
