@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app import __version__
@@ -31,6 +33,7 @@ from app.cli_users import register_user_commands
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
 from app.errors import ConfigError, TeleradError
 from app.profile import PROFILE_ENV
+from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
 from app.signals import stop_on_signal
 from app.syslog_forward import audit_source_id, forwarder_from_settings
 from app.workstation import open_settings, open_workstation
@@ -62,8 +65,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
     if feed is not None:
         feed.start()
+    next_retention = 0.0
     while not stop.wait(0.5):
-        pass
+        if time.monotonic() >= next_retention:  # the retention rule, hourly
+            apply_retention_rule(workstation, actor="retention rule (serve)")
+            next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
     node.stop()
     if feed is not None:
         feed.stop()
@@ -178,6 +184,29 @@ def cmd_audit_forward(args: argparse.Namespace) -> int:
     finally:
         workstation.close()
     print(f"{sent} audit event(s) forwarded to {feed.collector.name}")
+    return EXIT_OK
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    """Apply the retention rule now (the app and `serve` also apply it every hour)."""
+    from app.retention import apply_retention, due_for_purge
+
+    workstation = open_workstation(profile_root(args))
+    days = workstation.settings["retention.days_after_delivery"]
+    now = datetime.now(UTC)
+    try:
+        if args.dry_run:
+            due = due_for_purge(workstation.store, days, now)
+            print("\n".join(due) or "nothing is due for purging")
+            return EXIT_OK
+        purged = apply_retention(workstation.store, workstation.audit, days, now,
+                                 actor=operator())
+    finally:
+        workstation.close()
+    for item in purged:
+        print(f"purged study {item.study_uid} ({item.instances} instance(s))")
+    print(f"{len(purged)} stud{'y' if len(purged) == 1 else 'ies'} purged "
+          f"(rule: {days} day(s) after the report was delivered)")
     return EXIT_OK
 
 
@@ -315,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(audit.syslog.host) now: exit 1 if it cannot be reached", audit_commands)
 
     register_user_commands(commands, add)
+
+    retention = add("retention", lambda a: EXIT_USAGE, "crypto-shred local copies once their "
+                    "reports are delivered (rule: retention.days_after_delivery)")
+    retention_commands = retention.add_subparsers(dest="retention_command", metavar="ACTION",
+                                                  required=True)
+    run = add("run", cmd_retention_run, "purge every study the rule says is due: its key, "
+              "index rows and files; each purge is audited (DICOM Study Deleted 110105)",
+              retention_commands)
+    run.add_argument("--dry-run", action="store_true", help="list what is due, purge nothing")
 
     config = add("config", lambda a: EXIT_USAGE, "settings of this profile")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",

@@ -41,6 +41,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "'keyring' keeps the master key in the OS keyring; 'passphrase' derives it with "
         "Argon2id from TELERAD_PASSPHRASE (or a prompt) for machines without a keyring",
     ),
+    "retention.days_after_delivery": (
+        30,
+        "local copies of a study are crypto-shredded this many days after its report was "
+        "delivered to the trust (never before delivery); `telerad retention run` applies it",
+    ),
     "viewer.current_side": (
         "left",
         "site policy: the side of the CURRENT study ('left' or 'right'); the prior is always "
@@ -141,6 +146,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "node.max_pdu_bytes": (4096, 16 * 1024 * 1024),  # never unlimited (STANDARDS §1)
     "node.maximum_associations": (1, 1000),
     "node.study_quiet_seconds": (0, 7 * 24 * 3600),
+    "retention.days_after_delivery": (0, 3650),
     "auth.max_failures": (1, 100),
     "auth.lockout_minutes": (0, 7 * 24 * 60),
     "auth.backoff_start": (1, 100),

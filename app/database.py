@@ -119,6 +119,10 @@ MIGRATIONS: tuple[str, ...] = (
         last_forwarded_at TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 6: when the trust acknowledged the study's report (set by delivery; starts retention)
+    """
+    ALTER TABLE studies ADD COLUMN report_delivered_at TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -192,6 +196,11 @@ class Database:
                 return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             except sqlcipher3.DatabaseError as exc:
                 raise _store_error(exc) from exc
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it, so deleted rows leave no copy there."""
+        with self._lock:
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:

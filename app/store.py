@@ -367,6 +367,33 @@ class StudyStore:
                 "SELECT assigned_reporter FROM studies WHERE study_uid = ?", (study_uid,))
         return rows[0]["assigned_reporter"] if rows else None
 
+    def mark_report_delivered(self, study_uid: str, when: datetime) -> None:
+        """Record that the trust acknowledged the study's report: retention counts from here."""
+        with self._database.transaction() as cursor:
+            cursor.execute("UPDATE studies SET report_delivered_at = ? WHERE study_uid = ?",
+                           (when.isoformat(), study_uid))
+
+    def delivered_before(self, cutoff: datetime) -> list[str]:
+        """Studies whose report was delivered before ``cutoff`` (never undelivered ones)."""
+        rows = self._database.query(
+            "SELECT study_uid, report_delivered_at FROM studies WHERE report_delivered_at != ''")
+        return sorted(row["study_uid"] for row in rows
+                      if datetime.fromisoformat(row["report_delivered_at"]) < cutoff)
+
+    def purge_study(self, study_uid: str) -> int:
+        """Crypto-shred a study: its wrapped data key and index rows go first (secure_delete,
+        WAL checkpointed), then its files; returns how many instances were purged."""
+        rows = self._database.query(
+            "SELECT object_name FROM instances WHERE study_uid = ?", (study_uid,))
+        with self._database.transaction() as cursor:
+            cursor.execute("DELETE FROM studies WHERE study_uid = ?", (study_uid,))
+        self._database.checkpoint()  # no copy of the wrapped key left in the WAL
+        with self._key_lock:
+            self._study_keys.pop(study_uid, None)
+        for row in rows:
+            self._object_path(row["object_name"]).unlink(missing_ok=True)
+        return len(rows)
+
     def read_bytes(self, sop_instance_uid: str) -> bytes:
         """The instance exactly as received (DICOM file format), decrypted and authenticated."""
         rows = self._database.query(

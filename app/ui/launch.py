@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -14,6 +14,7 @@ from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session
 from app.errors import TeleradError
 from app.node import StorageNode
+from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
 from app.syslog_forward import forwarder_from_settings
 from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.login import LoginDialog
@@ -69,6 +70,10 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     readers = ComparisonOpener(workstation, access, window)
     window.open_requested.connect(readers.open)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
+    retention = QTimer(window, interval=RETENTION_INTERVAL_SECONDS * 1000)
+    retention.timeout.connect(lambda: QThreadPool.globalInstance().start(
+        lambda: apply_retention_rule(workstation, actor="retention rule")))
+    retention.start()
     window.resize(window.screen().availableSize() * 0.92)
     window.show()
     try:

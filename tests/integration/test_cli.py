@@ -17,19 +17,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from app.audit import AuditEvent, EventId
-from app.synthetic import write_study
+from app.synthetic import iter_instances, write_study
 from app.workstation import open_workstation
-from tests.helpers import free_port, run_dcmtk, small_plan
+from tests.helpers import encode, free_port, run_dcmtk, small_plan
 
 PASSPHRASE = "correct horse battery staple"
 NO_KEYRING = "keyring.backends.fail.Keyring"
-COMMANDS = ("demo", "serve", "gui", "studies", "peers", "audit", "config")
+COMMANDS = ("demo", "serve", "gui", "studies", "peers", "audit", "config", "users",
+            "retention", "snapshot")
 STUDY_KEYS = {"study_uid", "patient_name", "patient_id", "study_date", "modalities",
               "description", "instances", "received_at", "assigned_reporter"}
 
@@ -354,3 +355,24 @@ def test_audit_verify_on_a_damaged_database_fails_in_one_line(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("telerad: error:"), result.stderr
     assert any(word in last for word in ("damaged", "database", "telerad.db")), last
+
+
+def test_retention_run_purges_only_what_is_due_and_says_so(
+    profile: Path, passphrase_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
+    workstation = open_workstation(profile)
+    plan = small_plan("CR_CHEST", 1)
+    dataset = next(iter_instances(plan))
+    workstation.store.put(encode(dataset), dataset)
+    workstation.store.mark_report_delivered(plan.study_uid, datetime.now(UTC) - timedelta(days=40))
+    workstation.close()
+
+    listed = telerad("retention", "run", "--dry-run", profile=profile, env=passphrase_env)
+    assert listed.returncode == 0 and plan.study_uid in listed.stdout
+    purged = telerad("retention", "run", profile=profile, env=passphrase_env)
+    assert purged.returncode == 0, purged.stderr
+    assert f"purged study {plan.study_uid} (1 instance(s))" in purged.stdout
+    assert "1 study purged" in purged.stdout
+    again = telerad("retention", "run", profile=profile, env=passphrase_env)
+    assert "0 studies purged" in again.stdout
