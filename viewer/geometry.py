@@ -7,10 +7,11 @@ left, +y posterior, +z towards the head. Everything here is pure numpy and pydic
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from statistics import median
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -238,7 +239,7 @@ def _without_geometry(headers: Sequence[Dataset], reason: str) -> SortedSeries:
     return SortedSeries(order, unknown, None, BY_INSTANCE_NUMBER, warnings)
 
 
-def sort_series(headers: Sequence[Dataset]) -> SortedSeries:
+def sort_series(headers: Sequence[Dataset | Mapping[str, Any]]) -> SortedSeries:
     """Order a series by geometry (PS3.3 C.7.6.2.1.1), not by Instance Number alone.
 
     Geometry is used when every image has a valid plane with the same orientation. Slices
