@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from app.errors import InvalidDicomValue
+from viewer.comparison import nhs_number  # one reading of the NHS number for all
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 MAX_UID_LENGTH = 64
@@ -52,14 +53,6 @@ def _numbers(dataset: Dataset, keyword: str, count: int) -> str:
     if len(values) != count or not all(abs(v) < 1e9 for v in values):
         return ""
     return "\\".join(repr(v) for v in values)
-
-
-def nhs_number(dataset: Dataset) -> str:
-    """The NHS number from Other Patient IDs Sequence (issuer "NHS"), if present."""
-    for item in dataset.get("OtherPatientIDsSequence", []) or []:
-        if _text(item, "IssuerOfPatientID").upper() == "NHS":
-            return _text(item, "PatientID")
-    return ""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def _text(dataset: Dataset, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _nhs_number(dataset: Dataset) -> str:
+def nhs_number(dataset: Dataset) -> str:
     """The NHS number: Patient ID when its issuer is NHS, else the NHS item of Other Patient IDs."""
     if _text(dataset, "IssuerOfPatientID").upper() == NHS_ISSUER:
         return _text(dataset, "PatientID")
@@ -58,7 +58,7 @@ class PatientIdentity:
         return cls(
             patient_id=_text(dataset, "PatientID"),
             issuer=_text(dataset, "IssuerOfPatientID"),
-            nhs_number=_nhs_number(dataset),
+            nhs_number=nhs_number(dataset),
             name=_text(dataset, "PatientName"),
             birth_date=_text(dataset, "PatientBirthDate"),
             sex=_text(dataset, "PatientSex"),
