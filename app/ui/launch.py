@@ -36,12 +36,8 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("telerad")
     app.setStyleSheet(read_text("style.qss"))
-    directory = UserDirectory(workstation.database, workstation.audit)
-    if not directory.list_users():
-        raise TeleradError("no user accounts in this profile: an administrator creates one "
-                           "with `telerad users add NAME --name ... --role reporter`")
-    authenticator = Authenticator(directory, workstation.audit,
-                                  LoginPolicy.from_settings(workstation.settings))
+    relay = _start_demo_feed(demo_feed)  # studies arrive while the newcomer signs in
+    authenticator = _authenticator(workstation)
     dialog = LoginDialog(_login_with(authenticator), explanation=sign_in_note)
     if dialog.exec() != LoginDialog.DialogCode.Accepted:
         return 1
@@ -51,29 +47,13 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     if feed is not None:  # the audit feed runs whenever the workstation does
         feed.start()
     own_node = node is None
-    node_text = ""
-    if node is None:
-        node, node_text = _start_node(workstation)
-    if node is not None and not node_text:
-        settings = node.settings
-        node_text = f"DICOM node {node.ae_title} · {settings['node.host']}:{settings['node.port']}"
-    window = MainWindow(access, node_text=node_text)
-    if demo_feed is not None:
-        from app.demo import DemoFeed
-
-        relay = _ProgressRelay()
-        relay.progress.connect(window.show_progress)
-        plans, host, port, ae_title = demo_feed
-        window.node_label.setText(f"DICOM node {ae_title} · {host}:{port}")
-        DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
-            p.sent, p.total, p.message, p.finished, p.error)).start()
+    node, node_text = _start_node(workstation) if node is None else (node, "")
+    window = MainWindow(access, node_text=node_text or _describe_node(node, demo_feed))
+    relay.progress.connect(window.show_progress)
     readers = ComparisonOpener(workstation, access, window)
     window.open_requested.connect(readers.open)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
-    retention = QTimer(window, interval=RETENTION_INTERVAL_SECONDS * 1000)
-    retention.timeout.connect(lambda: QThreadPool.globalInstance().start(
-        lambda: apply_retention_rule(workstation, actor="retention rule")))
-    retention.start()
+    _schedule_retention(workstation, window)
     window.resize(window.screen().availableSize() * 0.92)
     window.show()
     try:
@@ -85,6 +65,43 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
             node.stop()
         if feed is not None:
             feed.stop()
+
+
+def _authenticator(workstation: Workstation) -> Authenticator:
+    directory = UserDirectory(workstation.database, workstation.audit)
+    if not directory.list_users():
+        raise TeleradError("no user accounts in this profile: an administrator creates one "
+                           "with `telerad users add NAME --name ... --role reporter`")
+    return Authenticator(directory, workstation.audit,
+                         LoginPolicy.from_settings(workstation.settings))
+
+
+def _start_demo_feed(demo_feed: tuple | None) -> _ProgressRelay:
+    relay = _ProgressRelay()
+    if demo_feed is not None:
+        from app.demo import DemoFeed
+
+        plans, host, port, ae_title = demo_feed
+        DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
+            p.sent, p.total, p.message, p.finished, p.error)).start()
+    return relay
+
+
+def _describe_node(node: StorageNode | None, demo_feed: tuple | None) -> str:
+    if demo_feed is not None:
+        _plans, host, port, ae_title = demo_feed
+        return f"DICOM node {ae_title} · {host}:{port}"
+    if node is None:
+        return ""
+    return f"DICOM node {node.ae_title} · {node.settings['node.host']}:{node.settings['node.port']}"
+
+
+def _schedule_retention(workstation: Workstation, window: MainWindow) -> None:
+    """The retention rule every hour, off the GUI thread."""
+    retention = QTimer(window, interval=RETENTION_INTERVAL_SECONDS * 1000)
+    retention.timeout.connect(lambda: QThreadPool.globalInstance().start(
+        lambda: apply_retention_rule(workstation, actor="retention rule")))
+    retention.start()
 
 
 def _login_with(authenticator: Authenticator) -> Callable[[str, str, str, datetime], Session]:
