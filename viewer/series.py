@@ -224,8 +224,10 @@ class SeriesVolume:
         return info.windows[0] if info.windows else default_window(info.header,
                                                                    self.modality(index))
 
-    def display(self, index: int, window: Window | None, *, invert: bool = False) -> np.ndarray:
-        """uint8 pixels for the screen: windowed, MONOCHROME1 and user inversion applied.
+    def display(self, index: int, window: Window | None, *, invert: bool = False,
+                bits: int = 8) -> np.ndarray:
+        """Pixels for the screen: windowed, MONOCHROME1 and user inversion applied; uint8,
+        or uint16 values 0..1023 with ``bits=10`` for a 10-bit display (colour stays 8-bit).
 
         ``window`` None means the image's own VOI: its VOI LUT Sequence if it has one, else
         its first stored window (PS3.3 C.11.2)."""
@@ -236,21 +238,23 @@ class SeriesVolume:
             return present(info.header, pixels, None, invert=invert)
         if window is None and "VOILUTSequence" in info.header:
             return present(info.header, modality_values(info.header, pixels), None,
-                           invert=invert)
+                           invert=invert, bits=bits)
         window = window or self.default_window(index)
         if pixels.dtype in (np.uint8, np.uint16, np.int8, np.int16):
-            return self._lut(pixels.dtype, info, window, invert)[_lut_index(pixels)]
-        return present(info.header, modality_values(info.header, pixels), window, invert=invert)
+            return self._lut(pixels.dtype, info, window, invert, bits)[_lut_index(pixels)]
+        return present(info.header, modality_values(info.header, pixels), window, invert=invert,
+                       bits=bits)
 
-    def _lut(self, dtype: np.dtype, info: FrameInfo, window: Window, invert: bool) -> np.ndarray:
+    def _lut(self, dtype: np.dtype, info: FrameInfo, window: Window, invert: bool,
+             bits: int) -> np.ndarray:
         """Display value of every possible stored value of ``dtype`` (at most 65536 entries),
         through the image's own modality transform and ``present`` — exact by construction."""
-        key = (window, invert, dtype, info.modality_key)
+        key = (window, invert, dtype, info.modality_key, bits)
         if key not in self._lut_cache:
             limits = np.iinfo(dtype)
             stored = np.arange(int(limits.min), int(limits.max) + 1).astype(dtype)
             table = present(info.header, modality_values(info.header, stored), window,
-                            invert=invert)
+                            invert=invert, bits=bits)
             self._lut_cache = {key: np.ascontiguousarray(table)}
         return self._lut_cache[key]
 

@@ -17,6 +17,7 @@ from viewer.overlay_text import overlay_texts
 from viewer.pipeline import PixelDataError, Window
 from viewer.presets import CT_PRESETS, PRESET_KEYS, STORED_WINDOW_KEY
 from viewer.series import SeriesVolume
+from viewer.ui.deep_image import DeepImageItem, display_bits
 from viewer.ui.measurements import MeasurementLayer
 from viewer.ui.overlay import Overlay
 from viewer.view_state import ViewModel, ViewState, dragged_window
@@ -84,8 +85,12 @@ class Viewport(QWidget):
         self.graphics = pg.GraphicsView(background="k")
         self.view_box = _ImageViewBox(self)
         self.graphics.setCentralItem(self.view_box)
-        self.image = pg.ImageItem(autoDownsample=False)
-        self.image.setOpts(axisOrder="row-major")
+        self.bits = display_bits(self.screen())
+        if self.bits > 8:
+            self.image = DeepImageItem()
+        else:
+            self.image = pg.ImageItem(autoDownsample=False)
+            self.image.setOpts(axisOrder="row-major")
         self.view_box.addItem(self.image)
         self.view_box.sigRangeChanged.connect(lambda *_: self.zoom_changed())  # pans, resizes
         self.measurements = MeasurementLayer(self.view_box, self.image, volume)
@@ -161,7 +166,8 @@ class Viewport(QWidget):
     def render(self) -> None:
         index = self.state.index
         try:
-            pixels = self.volume.display(index, self.state.window, invert=self.state.invert)
+            pixels = self.volume.display(index, self.state.window, invert=self.state.invert,
+                                         bits=self.bits)
         except PixelDataError as exc:
             self.image.clear()
             self.message.setText(f"Image {index + 1} cannot be shown:\n{exc}")
@@ -189,6 +195,8 @@ class Viewport(QWidget):
         window = self.current_window()
         texts = overlay_texts(self.volume, self.state.index, window, self.zoom_factor(),
                               self.state.invert)
+        if self.bits > 8:
+            texts["bottom_left"] += f"  {self.bits}-bit"
         if self.measurements.tool:
             texts["bottom_left"] += f"\nTool: {self.measurements.tool} (Esc to stop)"
         self.overlay.show_texts(texts)
