@@ -29,7 +29,7 @@ from app.cli_common import (
     profile_root,
     table,
 )
-from app.cli_users import register_user_commands
+from app.cli_users import CODE_ENV, PASSWORD_ENV, register_user_commands, signed_in_access
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
 from app.errors import ConfigError, TeleradError
 from app.profile import PROFILE_ENV
@@ -244,9 +244,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     workstation = open_workstation(profile_root(args))
     try:
-        out = render_snapshot(workstation, args.study, Path(args.out), prior_uid=args.prior,
-                              reason=args.reason, preset_name=args.preset,
-                              slice_number=args.slice)
+        access = signed_in_access(workstation, args.user)
+        out = render_snapshot(workstation, args.study, Path(args.out), access=access,
+                              prior_uid=args.prior, reason=args.reason,
+                              preset_name=args.preset, slice_number=args.slice)
     finally:
         workstation.close()
     print(f"snapshot written to {out}")
@@ -311,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--preset", default="", help="window preset, e.g. lung, bone, brain")
     snapshot.add_argument("--slice", type=int, metavar="N", help="slice number (from 1)")
     snapshot.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
+    snapshot.add_argument("--user", metavar="USERNAME",
+                          help="sign in as this user (needed once the profile has accounts): "
+                               f"password from ${PASSWORD_ENV} or a prompt, one-time code "
+                               f"from ${CODE_ENV} or a prompt")
 
     studies = add("studies", cmd_studies, "list received studies")
     studies.add_argument("--json", action="store_true", help="one JSON object per study")

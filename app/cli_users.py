@@ -13,12 +13,36 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from app.access import StudyAccess
+from app.auth import Authenticator, LoginPolicy
 from app.cli_common import EXIT_OK, EXIT_USAGE, operator, profile_root, table
 from app.errors import AuthError, ConfigError
 from app.users import ROLES, UNTIL_UNLOCKED, User, UserDirectory, validate_username
-from app.workstation import open_settings, open_workstation
+from app.workstation import Workstation, open_settings, open_workstation
 
 NEW_PASSWORD_ENV = "TELERAD_NEW_PASSWORD"
+PASSWORD_ENV, CODE_ENV = "TELERAD_PASSWORD", "TELERAD_CODE"
+
+
+def signed_in_access(workstation: Workstation, username: str | None) -> StudyAccess | None:
+    """Commands that show patient images sign in once the profile has accounts (issue 4);
+    None (the default reporter's view) while it has none."""
+    directory = UserDirectory(workstation.database, workstation.audit, operator=operator())
+    if not directory.list_users():
+        return None
+    if not username:
+        raise AuthError("this profile has user accounts: sign in with --user NAME")
+    password, code = os.environ.get(PASSWORD_ENV), os.environ.get(CODE_ENV)
+    if (password is None or code is None) and not sys.stdin.isatty():
+        raise AuthError(f"sign-in needs {PASSWORD_ENV} and {CODE_ENV}, or a terminal")
+    if password is None:
+        password = getpass.getpass(f"password of {username}: ")
+    if code is None:
+        code = input("one-time code: ").strip()
+    authenticator = Authenticator(directory, workstation.audit,
+                                  LoginPolicy.from_settings(workstation.settings))
+    session = authenticator.login(username, password, code, now=datetime.now(UTC))
+    return StudyAccess(workstation.store, workstation.audit, session.username, session.role)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.access import access_without_login
+from app.access import StudyAccess, access_without_login
 from app.errors import TeleradError
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
@@ -26,10 +26,11 @@ class SnapshotRefused(TeleradError):
 
 
 def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
-                    prior_uid: str | None = None, reason: str = "", preset_name: str = "",
-                    slice_number: int | None = None,
+                    access: StudyAccess | None = None, prior_uid: str | None = None,
+                    reason: str = "", preset_name: str = "", slice_number: int | None = None,
                     size: tuple[int, int] = DEFAULT_SIZE) -> Path:
-    """Write a PNG of the comparison window; raises SnapshotRefused for a refused prior."""
+    """Write a PNG of the comparison window as ``access``'s user sees it (without accounts
+    in the profile: the default reporter's worklist); SnapshotRefused for a refused prior."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -40,8 +41,8 @@ def render_snapshot(workstation: Workstation, study_uid: str, out: Path, *,
     app.setStyleSheet(read_text("style.qss"))
     window_preset = preset(preset_name) if preset_name else None
     settings = workstation.settings
-    access = access_without_login(workstation.store, workstation.audit,
-                                  settings["assignment.default_reporter"])
+    access = access or access_without_login(workstation.store, workstation.audit,
+                                            settings["assignment.default_reporter"])
     opened = open_study(access, study_uid, current_side=settings["viewer.current_side"])
     if prior_uid:
         candidates = {s.study_uid: s for s in opened.priors + opened.others}

@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -19,9 +21,12 @@ from PySide6.QtGui import QImage
 
 from app.audit import EventId
 from app.snapshot import DEFAULT_SIZE, render_snapshot
+from app.users import UserDirectory, totp_code, totp_step
 from app.workstation import Workstation, open_workstation
 from tests.reading_room import ReadingRoom, fill_reading_room
 from viewer.ui.comparison_window import ComparisonWindow
+
+ACCOUNT_PASSWORD = "correct horse battery staple"
 
 PASSPHRASE = "correct horse battery staple"
 REASON = "Name corrected after marriage, same NHS number"
@@ -184,3 +189,42 @@ def test_snapshot_of_a_chosen_slice_shows_the_prior_at_the_same_anatomy(
     ((current, prior, offset_at_apex, prior_spacing),) = shown
     assert abs(prior - (current + offset_at_apex)) <= prior_spacing / 2, (
         f"current slice at {current} mm shown beside the prior slice at {prior} mm")
+
+
+def test_once_the_profile_has_accounts_a_snapshot_needs_a_signed_in_owner(tmp_path) -> None:
+    """Patient images leave the store only for a signed-in user who may see them."""
+    scratch = tmp_path / "accounts"
+    env = {key: value for key, value in os.environ.items() if key not in WITHOUT}
+    env.update(TELERAD_PASSPHRASE=PASSPHRASE, PYTHON_KEYRING_BACKEND="keyring.backends.fail."
+               "Keyring", XDG_DATA_HOME=str(scratch / "xdg"))
+    root = scratch / "profile"
+    assert telerad(root, "config", "set", "security.key_source", "passphrase",
+                   env=env).returncode == 0
+    secrets = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
+        workstation = open_workstation(root)
+        try:
+            room = fill_reading_room(workstation.store)  # assigned to "demo"
+            directory = UserDirectory(workstation.database, workstation.audit)
+            for name in ("demo", "dr.other"):
+                _user, uri = directory.add_user(name, "Dr Test", "reporter", ACCOUNT_PASSWORD)
+                secrets[name] = parse_qs(urlparse(uri).query)["secret"][0]
+        finally:
+            workstation.close()
+
+    def as_user(name: str | None, out: Path) -> subprocess.CompletedProcess:
+        code = totp_code(secrets[name], totp_step(datetime.now(UTC))) if name else ""
+        signed = {**env, "TELERAD_PASSWORD": ACCOUNT_PASSWORD, "TELERAD_CODE": code}
+        user = ["--user", name] if name else []
+        return telerad(root, "snapshot", "--study", room.alice_current.study_uid,
+                       "--out", str(out), *user, env=signed)
+
+    anonymous = as_user(None, tmp_path / "anonymous.png")
+    assert anonymous.returncode == 1 and "--user" in anonymous.stderr
+    other = as_user("dr.other", tmp_path / "other.png")
+    assert other.returncode == 1 and "may not" in other.stderr
+    assert not (tmp_path / "other.png").exists()
+    owner = as_user("demo", tmp_path / "owner.png")
+    assert owner.returncode == 0, owner.stderr
+    assert_shows_two_images(tmp_path / "owner.png")
