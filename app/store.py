@@ -115,8 +115,7 @@ class StudyStore:
         self._database = database
         self._keys = keys
         self._quiet_period = quiet_period
-        self._study_keys: dict[str, bytes] = {}
-        self._new_wrapped_keys: dict[str, bytes] = {}
+        self._study_keys: dict[str, tuple[bytes, bytes]] = {}  # study UID → (key, wrapped)
         self._key_lock = threading.Lock()
         self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
         self._pool = ObjectFilePool(paths.objects)
@@ -161,19 +160,22 @@ class StudyStore:
         return PutResult.STORED
 
     def _study_key(self, study_uid: str) -> bytes:
+        return self._study_key_pair(study_uid)[0]
+
+    def _study_key_pair(self, study_uid: str) -> tuple[bytes, bytes]:
+        """The study's data key and its wrapped form: from the index, else a new one. The
+        wrapped form travels with every index write, so a study row always holds its key."""
         with self._key_lock:
-            if study_uid in self._study_keys:
-                return self._study_keys[study_uid]
-            rows = self._database.query(
-                "SELECT wrapped_key FROM studies WHERE study_uid = ?", (study_uid,)
-            )
-            if rows:
-                key = self._keys.unwrap_study_key(study_uid, rows[0]["wrapped_key"])
-            else:
-                key, wrapped = self._keys.new_study_key(study_uid)
-                self._new_wrapped_keys[study_uid] = wrapped
-            self._study_keys[study_uid] = key
-            return key
+            if study_uid not in self._study_keys:
+                rows = self._database.query(
+                    "SELECT wrapped_key FROM studies WHERE study_uid = ?", (study_uid,))
+                if rows:
+                    wrapped = rows[0]["wrapped_key"]
+                    key = self._keys.unwrap_study_key(study_uid, wrapped)
+                else:
+                    key, wrapped = self._keys.new_study_key(study_uid)
+                self._study_keys[study_uid] = (key, wrapped)
+            return self._study_keys[study_uid]
 
     def _object_path(self, object_name: str) -> Path:
         return self._pool.path(object_name)
@@ -183,8 +185,8 @@ class StudyStore:
         calling_ae: str, called_ae: str, reporter: str,
     ) -> bool:
         now = _now()
+        _key, wrapped = self._study_key_pair(header.study_uid)
         with self._database.transaction() as cursor:
-            wrapped = self._new_wrapped_keys.get(header.study_uid)
             cursor.execute(
                 """INSERT INTO studies (study_uid, patient_name, patient_id,
                        issuer_of_patient_id, nhs_number, birth_date, sex, study_date,
@@ -198,7 +200,7 @@ class StudyStore:
                  header.issuer_of_patient_id, header.nhs_number, header.birth_date, header.sex,
                  header.study_date, header.study_time, header.accession,
                  header.study_description, header.referring_physician, called_ae, calling_ae,
-                 reporter, wrapped or b"", now, now, header.priority),
+                 reporter, wrapped, now, now, header.priority),
             )
             cursor.execute(
                 """INSERT INTO series (series_uid, study_uid, modality, series_number,
@@ -218,9 +220,7 @@ class StudyStore:
                  object_name, size, now, header.image_position, header.image_orientation,
                  header.frames, header.rows, header.columns),
             )
-            inserted = cursor.rowcount == 1
-        self._new_wrapped_keys.pop(header.study_uid, None)
-        return inserted
+            return cursor.rowcount == 1
 
     def _unindex(self, sop_instance_uid: str) -> None:
         with self._database.transaction() as cursor:

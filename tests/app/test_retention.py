@@ -49,3 +49,14 @@ def test_nothing_is_purged_before_delivery_or_before_the_period_ends(workstation
     assert due_for_purge(workstation.store, 30, NOW) == []
     assert apply_retention(workstation.store, workstation.audit, 30, NOW) == []
     assert {s.study_uid for s in workstation.store.list_studies()} == {never_delivered, recent}
+
+
+def test_a_study_sent_again_after_its_purge_is_stored_under_a_fresh_key(workstation) -> None:
+    plan = small_plan("CR_CHEST", 1)
+    dataset = next(iter_instances(plan))
+    workstation.store.put(encode(dataset), dataset, reporter="demo")
+    workstation.store.mark_report_delivered(plan.study_uid, NOW - timedelta(days=40))
+    apply_retention(workstation.store, workstation.audit, 30, NOW)
+
+    workstation.store.put(encode(dataset), dataset, reporter="demo")
+    assert workstation.store.read_bytes(dataset.SOPInstanceUID) == encode(dataset)
