@@ -51,10 +51,9 @@ from viewer.pipeline import (
 
 
 def bundled(name: str) -> Dataset:
-    """A pydicom test file, if this installation holds it (no download)."""
+    """A pydicom test file bundled in its wheel; never downloaded, and its absence fails."""
     path = get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"pydicom test file {name} is not installed")
+    assert path is not None, f"pydicom test file {name} is missing from the installed pydicom"
     return pydicom.dcmread(path)
 
 
