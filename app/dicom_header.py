@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from app.errors import InvalidDicomValue
-from viewer.comparison import nhs_number  # one reading of the NHS number for all
+from viewer.comparison import PatientIdentity
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 MAX_UID_LENGTH = 64
@@ -91,6 +91,7 @@ class InstanceHeader:
     def from_dataset(cls, dataset: Dataset) -> InstanceHeader:
         """Read and validate; raises InvalidDicomValue for a bad UID."""
         meta = getattr(dataset, "file_meta", None) or Dataset()
+        patient = PatientIdentity.from_dataset(dataset)  # one reading of who it is
         return cls(
             study_uid=validate_uid(dataset.get("StudyInstanceUID"), "Study Instance UID"),
             series_uid=validate_uid(dataset.get("SeriesInstanceUID"), "Series Instance UID"),
@@ -99,12 +100,12 @@ class InstanceHeader:
             transfer_syntax_uid=validate_uid(
                 meta.get("TransferSyntaxUID"), "Transfer Syntax UID"
             ),
-            patient_name=_text(dataset, "PatientName"),
-            patient_id=_text(dataset, "PatientID"),
-            issuer_of_patient_id=_text(dataset, "IssuerOfPatientID"),
-            nhs_number=nhs_number(dataset),
-            birth_date=_text(dataset, "PatientBirthDate"),
-            sex=_text(dataset, "PatientSex"),
+            patient_name=patient.name,
+            patient_id=patient.patient_id,
+            issuer_of_patient_id=patient.issuer,
+            nhs_number=patient.nhs_number,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
             study_date=_text(dataset, "StudyDate"),
             study_time=_text(dataset, "StudyTime"),
             accession=_text(dataset, "AccessionNumber"),

@@ -68,6 +68,21 @@ REJECT_CALLING_AE = (0x01, 0x01, 0x03)
 REJECT_CALLED_AE = (0x01, 0x01, 0x07)
 
 
+# The store's errors as C-STORE statuses, most specific first (PS3.4 B.2.3)
+_REFUSALS: tuple[tuple[type[StoreError], int, int], ...] = (
+    (OutOfResources, STATUS_OUT_OF_RESOURCES, logging.ERROR),
+    (MalformedDataset, STATUS_CANNOT_UNDERSTAND, logging.WARNING),
+    (InvalidDicomValue, STATUS_INVALID_UID, logging.WARNING),
+    (StoreError, STATUS_STORE_FAILED, logging.ERROR),
+)
+
+
+def _refusal(error: StoreError) -> tuple[int, int]:
+    """The status and log level for a refused instance."""
+    return next((status, level) for kind, status, level in _REFUSALS
+                if isinstance(error, kind))
+
+
 def _failure(status: int, comment: str) -> Dataset:
     response = Dataset()
     response.Status = status
@@ -252,18 +267,10 @@ class StorageNode:
                 calling_ae=sender.calling_ae, called_ae=sender.called_ae,
                 reporter=self.reporter_for(sender.called_ae),
             )
-        except OutOfResources as exc:
-            LOG.error("C-STORE refused: %s", exc)
-            return _failure(STATUS_OUT_OF_RESOURCES, str(exc))
-        except MalformedDataset as exc:
-            LOG.warning("C-STORE refused: %s", exc)
-            return _failure(STATUS_CANNOT_UNDERSTAND, str(exc))
-        except InvalidDicomValue as exc:
-            LOG.warning("C-STORE refused: %s", exc)
-            return _failure(STATUS_INVALID_UID, str(exc))
         except StoreError as exc:
-            LOG.error("C-STORE failed: %s", exc)
-            return _failure(STATUS_STORE_FAILED, str(exc))
+            status, level = _refusal(exc)
+            LOG.log(level, "C-STORE refused: %s", exc)
+            return _failure(status, str(exc))
         except Exception as exc:  # any decoding fault of untrusted bytes
             LOG.warning("C-STORE refused, dataset cannot be parsed: %r", exc)
             return _failure(STATUS_CANNOT_UNDERSTAND, f"dataset cannot be parsed: {exc}")

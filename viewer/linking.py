@@ -52,11 +52,6 @@ class SliceLink:
             return None
         return index
 
-    def describe(self) -> str:
-        if self.same_frame_of_reference:
-            return "linked by slice location (same frame of reference)"
-        return f"linked by table position (offset {self.offset_mm:+.1f} mm)"
-
 
 def _typical_step(locations: Sequence[float]) -> float:
     ordered = sorted(locations)

@@ -186,7 +186,8 @@ class SeriesVolume:
     def loaded_count(self) -> int:
         return len(self._pixels) + len(self._errors)
 
-    def load_rest(self, start: int, on_progress: Callable[[int, int], None]) -> None:
+    def load_rest(self, start: int,
+                  on_progress: Callable[[int, int], None] = lambda _done, _total: None) -> None:
         """Decode every other frame in a worker thread, nearest to ``start`` first."""
         order = sorted(range(len(self.frames)), key=lambda i: (abs(i - start), i))
 

@@ -7,9 +7,7 @@ coloured banner naming the patient over each pane, and never offers to swap the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -74,8 +72,6 @@ class Banner(QLabel):
 class Pane(QWidget):
     """Banner over a series browser and a viewport (or over why nothing is shown)."""
 
-    viewport_replaced = Signal()
-
     def __init__(self, side: str) -> None:
         super().__init__()
         self.setObjectName(f"pane-{side}")
@@ -119,22 +115,19 @@ class Pane(QWidget):
         if volume is not None:
             self.viewport = Viewport(volume)
             self._body.addWidget(self.viewport, 1)
-        self.viewport_replaced.emit()
+
 
 
 class ComparisonWindow(QWidget):
     """Current and prior side by side, linked scrolling and optional linked window."""
 
-    loading = Signal(int, int)  # frames decoded, total (current series)
-
     def __init__(self, layout: ComparisonLayout, reader: StudyReader,
-                 priors: list[StudyInfo], others: list[StudyInfo] = (),
-                 on_progress: Callable[[str, int, int], None] | None = None) -> None:
+                 priors: list[StudyInfo], others: list[StudyInfo] = ()) -> None:
         """``priors``: proposed (same patient, most relevant first); ``others``: any other
         study the reporter may choose — the identity check decides whether it is shown."""
         super().__init__()
         self.setObjectName("comparison")
-        self.comparison, self.reader, self._on_progress = layout, reader, on_progress
+        self.comparison, self.reader = layout, reader
         self.panes = {side: Pane(side) for side in ("left", "right")}
         self.link: SliceLink | None = None
         self.prior_choice = QComboBox()
@@ -194,7 +187,7 @@ class ComparisonWindow(QWidget):
         layout.addWidget(splitter, 1)
         current = self.comparison.current
         self.current_pane.banner.show_study("CURRENT", current, CURRENT_COLOUR)
-        self._open_study(self.current_pane, current, "current")
+        self._open_study(self.current_pane, current)
         if self.comparison.prior is not None:  # placed (and checked) before the window opened
             self.show_placed_prior()
         elif priors:  # the most relevant prior of the same patient, checked again on placing
@@ -202,7 +195,7 @@ class ComparisonWindow(QWidget):
         else:
             self._show_no_prior("No prior of this patient")
 
-    def _open_study(self, pane: Pane, study: StudyInfo, role: str) -> None:
+    def _open_study(self, pane: Pane, study: StudyInfo) -> None:
         """Browser of the study's series in ``pane``, and its main series in the viewport."""
         choices: list[SeriesChoice] = self.reader.series_of(study.study_uid)
         if not choices:
@@ -213,23 +206,19 @@ class ComparisonWindow(QWidget):
         first = main_series(choices, modality)
         browser = SeriesBrowser(self.reader, choices)
         browser.select(first.series_uid)
-        browser.series_chosen.connect(lambda choice: self._show_choice(pane, choice, role))
-        pane.show_series(browser, self._open_volume(first, role))
+        browser.series_chosen.connect(lambda choice: self._show_choice(pane, choice))
+        pane.show_series(browser, self._open_volume(first))
 
-    def _show_choice(self, pane: Pane, choice: SeriesChoice, role: str) -> None:
-        pane.show_volume(self._open_volume(choice, role))
+    def _show_choice(self, pane: Pane, choice: SeriesChoice) -> None:
+        pane.show_volume(self._open_volume(choice))
         if pane is self.prior_pane or self.prior_pane.viewport is not None:
             self._relink()
 
-    def _open_volume(self, choice: SeriesChoice, role: str) -> SeriesVolume:
+    def _open_volume(self, choice: SeriesChoice) -> SeriesVolume:
         volume = SeriesVolume(self.reader, choice.instances)
         volume.load(0)  # the shown slice first, the rest in the background
-        volume.load_rest(0, lambda done, total: self._progress(role, done, total))
+        volume.load_rest(0)
         return volume
-
-    def _progress(self, role: str, done: int, total: int) -> None:
-        if self._on_progress is not None:
-            self._on_progress(role, done, total)
 
     # ---- the prior ---------------------------------------------------------------------
 
@@ -269,7 +258,7 @@ class ComparisonWindow(QWidget):
         row = self.prior_choice.findData(study)
         if row >= 0:
             self.prior_choice.setCurrentIndex(row)
-        self._open_study(self.prior_pane, study, "prior")
+        self._open_study(self.prior_pane, study)
         self._relink()
 
     def _relink(self) -> None:

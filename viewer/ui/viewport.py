@@ -9,7 +9,7 @@ left-drag pans, Ctrl+wheel zooms, number keys pick CT presets.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -249,8 +249,3 @@ class Viewport(QWidget):
             self.set_window(None)
         elif number in PRESET_KEYS:
             self.set_window(CT_PRESETS[PRESET_KEYS[number]])
-
-    def map_to_image(self, scene_point: QPointF) -> tuple[float, float]:
-        """(row, column) in image pixels of a point in the scene."""
-        point = self.image.mapFromScene(scene_point)
-        return point.y(), point.x()
