@@ -63,6 +63,12 @@ class StudyAccess:
             return []
         return self.store.list_studies(reporter=None if self._sees_everything() else self.user)
 
+    def check_may_report(self, study_uid: str) -> None:
+        """Only the assigned reporter writes, signs or returns a study's report."""
+        if self.role != "reporter":
+            self._refuse("report on a study", study_uid)
+        self._check("report on a study", study_uid=study_uid)
+
     def list_series(self, study_uid: str) -> list[SeriesSummary]:
         self._check("list the series of a study", study_uid=study_uid)
         return self.store.list_series(study_uid)

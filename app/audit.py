@@ -29,6 +29,7 @@ class EventId(StrEnum):
     STUDY_DELETED = "110105"
     EXPORT = "110106"
     IMPORT = "110107"
+    PATIENT_RECORD = "110110"  # a report signed, an addendum added, a study returned
     SECURITY_ALERT = "110113"
     USER_AUTHENTICATION = "110114"
 

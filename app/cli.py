@@ -29,6 +29,7 @@ from app.cli_common import (
     profile_root,
     table,
 )
+from app.cli_reports import register_report_commands
 from app.cli_users import CODE_ENV, PASSWORD_ENV, register_user_commands, signed_in_access
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
 from app.errors import ConfigError, TeleradError
@@ -37,6 +38,8 @@ from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
 from app.signals import stop_on_signal
 from app.syslog_forward import audit_source_id, forwarder_from_settings
 from app.workstation import open_settings, open_workstation
+from reporting.errors import DeliveryError
+from reporting.model import ReportError
 
 STUDY_COLUMNS = (
     ("patient_name", "PATIENT", 24), ("patient_id", "PATIENT ID", 12),
@@ -50,7 +53,8 @@ STUDY_COLUMNS = (
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the node in the foreground until SIGINT/SIGTERM."""
+    """Run the node and the outbox in the foreground until SIGINT/SIGTERM."""
+    from app.delivery import DeliveryWorker
     from app.node import StorageNode
 
     workstation = open_workstation(profile_root(args))
@@ -65,12 +69,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
     if feed is not None:
         feed.start()
+    outbox = DeliveryWorker(workstation).start()  # reports leave with the window closed
     next_retention = 0.0
     while not stop.wait(0.5):
         if time.monotonic() >= next_retention:  # the retention rule, hourly
             apply_retention_rule(workstation, actor="retention rule (serve)")
             next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
     node.stop()
+    outbox.stop()
     if feed is not None:
         feed.stop()
     workstation.close()
@@ -349,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(audit.syslog.host) now: exit 1 if it cannot be reached", audit_commands)
 
     register_user_commands(commands, add)
+    register_report_commands(commands, add)
 
     retention = add("retention", lambda a: EXIT_USAGE, "crypto-shred local copies once their "
                     "reports are delivered (rule: retention.days_after_delivery)")
@@ -378,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("pynetdicom").setLevel(logging.ERROR)
     try:
         return args.handler(args)
-    except TeleradError as exc:
+    except (TeleradError, ReportError, DeliveryError) as exc:
         print(f"telerad: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

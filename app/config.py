@@ -105,6 +105,32 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "",
         "AuditSourceID of the audit messages (PS3.15 A.5.1); empty = node.ae_title@host name",
     ),
+    "reporting.organisation": (
+        "Teleradiology reporting service",
+        "Verifying Organization of our SR reports (PS3.3 C.17.2) and the sending facility "
+        "named to the trust",
+    ),
+    "reporting.sending_facility": ("TELERAD", "MSH-4 sending facility of our HL7 messages"),
+    "ris.host": ("", "the trust's RIS taking HL7 ORU^R01 over MLLP; empty = no RIS"),
+    "ris.port": (2575, "TCP port of the RIS MLLP listener"),
+    "ris.receiving_application": ("RIS", "MSH-5 receiving application, as the RIS expects"),
+    "ris.receiving_facility": ("", "MSH-6 receiving facility, e.g. the trust's code"),
+    "ris.ack_timeout_seconds": (
+        10,
+        "seconds to wait for the RIS's ACK; no answer counts as a failure to retry (same "
+        "MSH-10)",
+    ),
+    "ris.tls.enabled": (False, "MLLP over TLS 1.2 or newer to the RIS"),
+    "ris.tls.ca_certificates": (
+        "", "PEM bundle of the CAs that sign the RIS certificate; empty = the system's CAs"),
+    "ris.tls.client_certificate": (
+        "", "PEM certificate (with its key, or see ris.tls.client_key) shown to the RIS"),
+    "ris.tls.client_key": ("", "PEM private key of the client certificate"),
+    "pacs.store_timeout_seconds": (
+        30, "seconds a C-STORE of one report to the PACS may take before it is retried"),
+    "outbox.retry_first_seconds": (
+        10, "first wait before a failed delivery is tried again; doubles each time"),
+    "outbox.retry_max_seconds": (600, "longest wait between delivery attempts"),
     "audit.enterprise_site": (
         "",
         "AuditEnterpriseSiteID of the audit messages, e.g. the trust's organisation code",
@@ -152,6 +178,11 @@ _RANGES: dict[str, tuple[int, int]] = {
     "auth.backoff_start": (1, 100),
     "auth.idle_lock_minutes": (1, 24 * 60),
     "audit.syslog.port": (1, 65535),
+    "ris.port": (1, 65535),
+    "ris.ack_timeout_seconds": (1, 600),
+    "pacs.store_timeout_seconds": (1, 3600),
+    "outbox.retry_first_seconds": (1, 3600),
+    "outbox.retry_max_seconds": (1, 24 * 3600),
 }
 
 

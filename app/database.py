@@ -1,6 +1,7 @@
 """The profile's one database: SQLCipher-encrypted SQLite in WAL mode, versioned migrations.
 
-It holds the study index, the wrapped study keys and the audit chain (DESIGN rule 3).
+It holds the study index, the wrapped study keys, the audit chain, reports, drafts and the
+outbox (DESIGN rule 3).
 Every statement uses bound parameters: received values never become SQL text.
 """
 
@@ -122,6 +123,73 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: when the trust acknowledged the study's report (set by delivery; starts retention)
     """
     ALTER TABLE studies ADD COLUMN report_delivered_at TEXT NOT NULL DEFAULT '';
+    """,
+    # 7: reports, drafts and the outbox (reporting/). Text columns named body/payload are
+    # sealed with the study's data key, so purging a study shreds its report text too;
+    # the times and states stay for the service measures.
+    """
+    CREATE TABLE reports (
+        study_uid TEXT PRIMARY KEY,
+        sr_series_uid TEXT NOT NULL,
+        state TEXT NOT NULL,
+        alert TEXT NOT NULL DEFAULT '',
+        modality TEXT NOT NULL DEFAULT '',
+        study_received_at TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE report_parts (
+        study_uid TEXT NOT NULL REFERENCES reports(study_uid),
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('report', 'addendum', 'return')),
+        author TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        writing_seconds REAL NOT NULL,
+        alert TEXT NOT NULL DEFAULT '',
+        sr_sop_instance_uid TEXT NOT NULL,
+        hl7_control_id TEXT NOT NULL UNIQUE,
+        body BLOB NOT NULL,
+        PRIMARY KEY (study_uid, number)
+    );
+    CREATE TRIGGER report_parts_never_change BEFORE UPDATE ON report_parts
+    BEGIN SELECT RAISE(ABORT, 'a signed report part never changes; add an addendum'); END;
+    CREATE TRIGGER report_parts_never_deleted BEFORE DELETE ON report_parts
+    BEGIN SELECT RAISE(ABORT, 'a signed report part is never deleted'); END;
+    CREATE TABLE report_drafts (
+        study_uid TEXT NOT NULL,
+        author TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (study_uid, author, kind)
+    );
+    CREATE TABLE outbox (
+        entry_id INTEGER PRIMARY KEY,
+        study_uid TEXT NOT NULL,
+        part_number INTEGER NOT NULL,
+        destination TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'sending', 'acknowledged', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_by TEXT NOT NULL DEFAULT '',
+        claimed_until TEXT NOT NULL DEFAULT '',
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        sent_at TEXT NOT NULL DEFAULT '',
+        acknowledged_at TEXT NOT NULL DEFAULT '',
+        UNIQUE (study_uid, part_number, destination),
+        FOREIGN KEY (study_uid, part_number) REFERENCES report_parts(study_uid, number)
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE TABLE macros (
+        username TEXT NOT NULL,
+        abbreviation TEXT NOT NULL,
+        expansion TEXT NOT NULL,
+        PRIMARY KEY (username, abbreviation)
+    );
     """,
 )
 

@@ -177,6 +177,23 @@ class StudyStore:
                 self._study_keys[study_uid] = (key, wrapped)
             return self._study_keys[study_uid]
 
+    def _held_study_key(self, study_uid: str) -> bytes:
+        """The key of a study the index holds; a purged or unknown study has none."""
+        if not self._database.query("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)):
+            raise StoreError(f"study {study_uid} is not in the store (never received, or "
+                             "purged by the retention rule)")
+        return self._study_key(study_uid)
+
+    def seal(self, study_uid: str, plaintext: bytes, purpose: str) -> bytes:
+        """Encrypt a study's text (a report, a draft, an outgoing message) with its data key,
+        so purging the study shreds it with the images; ``purpose`` binds where it belongs."""
+        return encrypt_blob(self._held_study_key(study_uid), plaintext,
+                            _associated_data(study_uid, purpose))
+
+    def unseal(self, study_uid: str, blob: bytes, purpose: str) -> bytes:
+        return decrypt_blob(self._held_study_key(study_uid), blob,
+                            _associated_data(study_uid, purpose))
+
     def _object_path(self, object_name: str) -> Path:
         return self._pool.path(object_name)
 

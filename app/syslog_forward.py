@@ -33,7 +33,8 @@ from typing import Any
 from app.atna import render_audit_message, utc_timestamp
 from app.audit import AuditTrail
 from app.database import Database
-from app.errors import ConfigError, TeleradError
+from app.errors import TeleradError
+from app.tls import client_tls_context
 
 LOG = logging.getLogger(__name__)
 
@@ -75,14 +76,8 @@ class SyslogCollector:
 
     def tls_context(self) -> ssl.SSLContext:
         """TLS ≥ 1.2, server certificate and name verified (RFC 5425 §5.2, BCP 195)."""
-        try:
-            context = ssl.create_default_context(cafile=self.ca_certificates or None)
-            if self.client_certificate:
-                context.load_cert_chain(self.client_certificate, self.client_key or None)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"audit.syslog certificates cannot be loaded: {exc}") from exc
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
+        return client_tls_context(self.ca_certificates, self.client_certificate,
+                                  self.client_key, setting="audit.syslog")
 
 
 def audit_source_id(settings: Any) -> str:

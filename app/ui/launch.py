@@ -12,8 +12,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session
+from app.delivery import DeliveryWorker
 from app.errors import TeleradError
 from app.node import StorageNode
+from app.reports import ReportDesk
 from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
 from app.syslog_forward import forwarder_from_settings
 from app.ui.idle_lock import IdleLock, IdleWatcher
@@ -22,6 +24,7 @@ from app.ui.main_window import MainWindow
 from app.users import UserDirectory
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
+from reporting.ui.editor import ReportEditor
 from resources import read_text
 from viewer.ui.comparison_window import ComparisonWindow
 
@@ -48,10 +51,15 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         feed.start()
     own_node = node is None
     node, node_text = _start_node(workstation) if node is None else (node, "")
-    window = MainWindow(access, node_text=node_text or _describe_node(node, demo_feed))
+    desk = ReportDesk(workstation, access, lambda user, code, now: authenticator.verify_code(
+        user, code, now))
+    editor = ReportEditor(desk)
+    window = MainWindow(access, node_text=node_text or _describe_node(node, demo_feed),
+                        report_panel=editor, statuses=desk.statuses)
     relay.progress.connect(window.show_progress)
     readers = ComparisonOpener(workstation, access, window)
-    window.open_requested.connect(readers.open)
+    window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor, desk))
+    outbox = _start_outbox(workstation, window, editor)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
     _schedule_retention(workstation, window)
     window.resize(window.screen().availableSize() * 0.92)
@@ -60,11 +68,43 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
         return app.exec()
     finally:
         lock.deleteLater()
+        editor.save_now()
         authenticator.logout(session, now=datetime.now(UTC))
+        outbox.stop()
         if own_node and node is not None:
             node.stop()
         if feed is not None:
             feed.stop()
+
+
+class _DeliveryRelay(QObject):
+    delivered = Signal()
+
+
+def _start_outbox(workstation: Workstation, window: MainWindow,
+                  editor: ReportEditor) -> DeliveryWorker:
+    """Deliver signed reports in the background; the worklist and editor show progress."""
+    relay = _DeliveryRelay(window)
+    relay.delivered.connect(window.refresh)
+    relay.delivered.connect(editor.refresh_status)
+    worker = DeliveryWorker(workstation, on_delivery=lambda _d: relay.delivered.emit())
+    editor.signed.connect(lambda _uid: (worker.wake(), window.refresh()))
+    return worker.start()
+
+
+def _open_for_reporting(study_uid: str, readers: ComparisonOpener, editor: ReportEditor,
+                        desk: ReportDesk) -> None:
+    """Open the reading window and, beside the worklist, the study's report; the
+    comparison section starts from the prior the reading window shows."""
+    reading = readers.open(study_uid)
+    if reading is None:
+        return
+    shown = reading.comparison.prior
+    studies = {s.study_uid: s for s in desk.access.list_studies()}
+    current = studies[study_uid]
+    name = current.patient_name.replace("^", ", ", 1).replace("^", " ")
+    editor.open_study(study_uid, f"{name} · {current.description} · {current.study_date}",
+                      prior=studies.get(shown.study_uid) if shown else None)
 
 
 def _authenticator(workstation: Workstation) -> Authenticator:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.access import StudyAccess
 from app.store import StudyStore, StudySummary
 from app.ui.worklist import WorklistModel, WorklistView
+from reporting.records import ReportStatus
 from viewer.ui.background import BackgroundRunner
 
 REFRESH_DEBOUNCE_MS = 250
@@ -29,8 +40,11 @@ class MainWindow(QMainWindow):
 
     open_requested = Signal(str)  # study UID: double-click or Enter on a worklist row
 
-    def __init__(self, access: StudyAccess, *, node_text: str = "") -> None:
-        """``access``: the signed-in user's view of the store; the worklist is theirs."""
+    def __init__(self, access: StudyAccess, *, node_text: str = "",
+                 report_panel: QWidget | None = None,
+                 statuses: Callable[[], dict[str, ReportStatus]] = dict) -> None:
+        """``access``: the signed-in user's view of the store; the worklist is theirs.
+        ``report_panel`` sits beside the worklist; ``statuses`` gives report states."""
         super().__init__()
         self._access = access
         self.setWindowTitle(f"telerad — worklist ({access.user}, {access.role})")
@@ -44,7 +58,17 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(body)
         layout.addWidget(self.heading)
         layout.addWidget(self.worklist)
-        self.setCentralWidget(body)
+        self._statuses = statuses
+        self.report_panel = report_panel
+        if report_panel is None:
+            self.setCentralWidget(body)
+        else:  # worklist left, the report being written right
+            splitter = QSplitter(Qt.Orientation.Horizontal)
+            splitter.addWidget(body)
+            splitter.addWidget(report_panel)
+            splitter.setStretchFactor(0, 3)
+            splitter.setStretchFactor(1, 2)
+            self.setCentralWidget(splitter)
         self.node_label = QLabel(node_text)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
@@ -63,16 +87,18 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def refresh(self) -> None:
-        self._runner.run(self._access.list_studies, self._show_studies, self._show_error)
+        self._runner.run(lambda: (self._access.list_studies(), self._statuses()),
+                         self._show_studies, self._show_error)
 
-    def _show_studies(self, studies: list[StudySummary]) -> None:
+    def _show_studies(self, found: tuple[list[StudySummary], dict[str, ReportStatus]]) -> None:
+        studies, statuses = found
         current = self.worklist.currentIndex()
         selected = self.model.study_at(current.row()).study_uid if current.isValid() else None
-        self.model.set_studies(studies)
+        self.model.set_studies(studies, statuses)
         row = self.model.row_of(selected) if selected else None
         if row is not None:  # a refresh never takes the reporter's selection away
             self.worklist.setCurrentIndex(self.model.index(row, max(current.column(), 0)))
-        count = len(studies)
+        count = self.model.rowCount()
         self.heading.setText(f"Worklist — {count} stud{'y' if count == 1 else 'ies'}")
 
     def _show_error(self, error: Exception) -> None:

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from app.store import StudySummary
 from app.turnaround import deadlines, describe, urgency
+from reporting.model import ReportState
+from reporting.records import ReportStatus
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -38,10 +40,26 @@ URGENCY_COLOURS = {"overdue": QColor("#ff6b6b"), "due soon": QColor("#f0b429")}
 PRIORITY_ORDER = {"STAT": 0, "HIGH": 1, "MEDIUM": 2, "": 3, "ROUTINE": 3, "LOW": 4}
 
 
-def reading_order(studies: list[StudySummary]) -> list[StudySummary]:
-    """Most urgent first: priority (STAT, HIGH …), then the longest waiting (STANDARDS §5)."""
-    return sorted(studies, key=lambda s: (PRIORITY_ORDER.get(s.priority, 3),
+ALERT_BACKGROUND = QColor("#5a1f24")
+NO_STATUS = ReportStatus("", ReportState.DRAFT, "", "")
+
+
+def reading_order(studies: list[StudySummary], statuses: dict[str, ReportStatus] | None = None
+                  ) -> list[StudySummary]:
+    """Unreported first; most urgent first: priority (STAT, HIGH …), then the longest
+    waiting (STANDARDS §5)."""
+    statuses = statuses or {}
+
+    def reported(study: StudySummary) -> bool:
+        return statuses.get(study.study_uid, NO_STATUS).state is not ReportState.DRAFT
+    return sorted(studies, key=lambda s: (reported(s), PRIORITY_ORDER.get(s.priority, 3),
                                           s.first_received_at))
+
+
+def _report(status: ReportStatus) -> str:
+    if status.state is ReportState.DRAFT:
+        return ""
+    return f"{status.state.value}, {status.delivery}" if status.delivery else status.state.value
 
 COLUMNS: tuple[tuple[str, object], ...] = (
     ("Priority", lambda s: s.priority if s.priority in ("STAT", "HIGH") else
@@ -59,6 +77,7 @@ COLUMNS: tuple[tuple[str, object], ...] = (
     ("Status", lambda s: "complete" if s.complete else "receiving…"),
     ("Reporter", lambda s: s.assigned_reporter),
 )
+REPORT_COLUMNS = ("Report", "Alert")
 
 
 class WorklistModel(QAbstractTableModel):
@@ -67,9 +86,16 @@ class WorklistModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._studies: list[StudySummary] = []
+        self._statuses: dict[str, ReportStatus] = {}
 
-    def set_studies(self, studies: list[StudySummary]) -> None:
-        ordered = reading_order(studies)
+    def set_studies(self, studies: list[StudySummary],
+                    statuses: dict[str, ReportStatus] | None = None) -> None:
+        """Show the studies with their report state; returned studies leave the list."""
+        statuses = statuses or {}
+        studies = [s for s in studies if statuses.get(s.study_uid, NO_STATUS).state
+                   is not ReportState.RETURNED]
+        ordered = reading_order(studies, statuses)
+        self._statuses = statuses
         if ordered == self._studies:
             # times left still change: repaint, but keep the view's selection and scroll
             if ordered:
@@ -91,12 +117,25 @@ class WorklistModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._studies)
 
     def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(COLUMNS) + len(REPORT_COLUMNS)
+
+    def status_of(self, study_uid: str) -> ReportStatus:
+        return self._statuses.get(study_uid, NO_STATUS)
+
+    def _report_cell(self, study: StudySummary, column: int) -> str:
+        status = self.status_of(study.study_uid)
+        return _report(status) if column == len(COLUMNS) else status.alert.upper()
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         study = self._studies[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() >= len(COLUMNS):
+                return self._report_cell(study, index.column())
             return COLUMNS[index.column()][1](study)  # type: ignore[operator]
+        if role == Qt.ItemDataRole.BackgroundRole and self.status_of(study.study_uid).alert:
+            return ALERT_BACKGROUND  # flagged reports stand out (RCR fail-safe alerts)
+        if index.column() >= len(COLUMNS):
+            return None
         if role == Qt.ItemDataRole.ForegroundRole:
             if COLUMNS[index.column()][0].startswith("Due"):
                 return URGENCY_COLOURS.get(_urgency(study))
@@ -111,7 +150,7 @@ class WorklistModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section][0]
+            return (*(c[0] for c in COLUMNS), *REPORT_COLUMNS)[section]
         return None
 
 
