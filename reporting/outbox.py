@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,13 @@ class DeliveryStatus(StrEnum):
 # Worst first: a study's delivery is shown as the worst of its entries.
 _SEVERITY = (DeliveryStatus.FAILED, DeliveryStatus.QUEUED, DeliveryStatus.SENDING,
              DeliveryStatus.ACKNOWLEDGED)
+_SHOWN = {DeliveryStatus.FAILED: "failed", DeliveryStatus.QUEUED: "queued",
+          DeliveryStatus.SENDING: "sent", DeliveryStatus.ACKNOWLEDGED: "acknowledged"}
+
+
+def _utc(moment: datetime) -> str:
+    """Times are compared as ISO text in SQL: always in UTC, so the order is the time's."""
+    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -142,8 +149,7 @@ class Outbox:
             cursor.execute(
                 """INSERT INTO outbox (study_uid, part_number, destination, payload,
                        next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)""",
-                (study_uid, part_number, message.destination, payload, now.isoformat(),
-                 now.isoformat()))
+                (study_uid, part_number, message.destination, payload, _utc(now), _utc(now)))
 
     def entries(self, *, study_uid: str | None = None) -> list[OutboxEntry]:
         where, parameters = ("WHERE study_uid = ?", (study_uid,)) if study_uid else ("", ())
@@ -155,7 +161,7 @@ class Outbox:
         statuses: dict[str, set[str]] = {}
         for row in self._database.query("SELECT study_uid, status FROM outbox"):
             statuses.setdefault(row["study_uid"], set()).add(row["status"])
-        return {study: next(s.value for s in _SEVERITY if s.value in found)
+        return {study: _SHOWN[next(s for s in _SEVERITY if s.value in found)]
                 for study, found in statuses.items()}
 
     def pending(self) -> int:
@@ -174,8 +180,9 @@ class Outbox:
         with self._database.transaction() as cursor:
             cursor.execute(
                 """UPDATE outbox SET status = 'queued', next_attempt_at = ?, claimed_by = '',
-                       claimed_until = '' WHERE entry_id = ? AND status = 'failed'""",
-                (now.isoformat(), entry_id))
+                       claimed_until = '', last_error = ''
+                   WHERE entry_id = ? AND status = 'failed'""",
+                (_utc(now), entry_id))
         found = [e for e in self.entries() if e.entry_id == entry_id]
         if not found:
             raise KeyError(f"outbox entry {entry_id} does not exist")
@@ -187,9 +194,9 @@ class Outbox:
         rows = self._database.query(
             f"""SELECT {_COLUMNS}, claimed_by, claimed_until FROM outbox
                 WHERE (status = 'queued' AND next_attempt_at <= ?) OR status = 'sending'
-                ORDER BY entry_id""", (now.isoformat(),))
+                ORDER BY entry_id""", (_utc(now),))
         return [row for row in rows if row["status"] == "queued"
-                or row["claimed_until"] <= now.isoformat() or row["claimed_by"] == self.worker
+                or row["claimed_until"] <= _utc(now) or row["claimed_by"] == self.worker
                 or _process_gone(row["claimed_by"])]
 
     def claim_next(self, now: datetime) -> tuple[OutboxEntry, bytes] | None:
@@ -200,7 +207,7 @@ class Outbox:
                     """UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_until = ?,
                            attempts = attempts + 1, sent_at = ?
                        WHERE entry_id = ? AND status = ? AND claimed_by = ?""",
-                    (self.worker, (now + self.policy.lease).isoformat(), now.isoformat(),
+                    (self.worker, _utc(now + self.policy.lease), _utc(now),
                      row["entry_id"], row["status"], row["claimed_by"])).rowcount
             if not claimed:
                 continue  # another worker was quicker
@@ -222,13 +229,13 @@ class Outbox:
         """Note the result of sending ``entry``: acknowledged, failed, or queued to retry."""
         if outcome is DeliveryStatus.ACKNOWLEDGED:
             sql, values = "status = 'acknowledged', acknowledged_at = ?, last_error = ''", (
-                now.isoformat(),)
+                _utc(now),)
         elif outcome is DeliveryStatus.FAILED:
             sql, values = "status = 'failed', last_error = ?", (error,)
         else:
             retry_at = now + self.policy.delay(entry.attempts)
             sql, values = "status = 'queued', next_attempt_at = ?, last_error = ?", (
-                retry_at.isoformat(), error)
+                _utc(retry_at), error)
         with self._database.transaction() as cursor:
             cursor.execute(
                 f"UPDATE outbox SET {sql}, claimed_by = '', claimed_until = '' "

@@ -100,9 +100,10 @@ class AlertBox(QWidget):
 
     def alert(self) -> Alert | None:
         """The alert as entered; communication is None until who and how are filled in."""
-        category = self.category.currentData()
-        if category is None:
+        data = self.category.currentData()
+        if data is None:
             return None
+        category = AlertCategory(data)  # Qt hands the enum back as its string value
         if not (self.told.text().strip() and self.method.currentText().strip()):
             return Alert(category)
         at = self.when.dateTime().toPython().astimezone(UTC)
