@@ -120,8 +120,8 @@ class DeliveryWorker:
 
     def deliver_due(self) -> list[Delivery]:
         """One round: send everything due now, audit it, note delivered studies."""
-        done = self._outbox.deliver_due(sender_for(self._workstation.settings),
-                                        lambda: datetime.now(UTC))
+        settings = self._workstation.reload_settings()  # `telerad peers`/`config` may change it
+        done = self._outbox.deliver_due(sender_for(settings), lambda: datetime.now(UTC))
         for delivery in done:
             audit_delivery(self._workstation.audit, delivery)
             if delivery.status is DeliveryStatus.ACKNOWLEDGED:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from app.config import Peer, save_settings
 from app.crypto import PASSPHRASE_ENV, forget_master_key, usable_keyring
+from app.demo_trust import DEMO_PACS_AE, DemoTrust
 from app.errors import KeyStoreUnavailable, TeleradError
 from app.node import StorageNode
 from app.sender import send_study
@@ -135,8 +136,12 @@ def run_demo(args: argparse.Namespace) -> int:
     temporary = args.profile is None
     root = Path(args.profile or tempfile.mkdtemp(prefix="telerad-demo-"))
     workstation = prepare_demo_profile(root)
+    trust = DemoTrust().start()
+    workstation.save_settings(trust.configure(workstation.settings))
     sign_in_note = enrol_demo_reporter(workstation)
     print(sign_in_note)
+    print("Signed reports go to a simulated trust PACS and RIS on loopback "
+          f"({DEMO_PACS_AE}, ris port {workstation.settings['ris.port']}).")
     node = StorageNode(workstation.store, workstation.audit, workstation.settings,
                        settings_file=workstation.paths.settings)
     port = args.port if _free(args.port) else 0
@@ -157,6 +162,7 @@ def run_demo(args: argparse.Namespace) -> int:
                        sign_in_note=sign_in_note)
     finally:
         node.stop()
+        trust.stop()
         workstation.close()
         if temporary and not args.keep:
             _discard(workstation)

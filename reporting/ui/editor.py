@@ -80,10 +80,14 @@ class AlertBox(QWidget):
         self.method.setEditable(True)
         self.when = QDateTimeEdit(QDateTime.currentDateTime(), calendarPopup=True)
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)  # category, then who was told, then how and when
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.category, self.told, self.method, self.when):
-            layout.addWidget(widget)
+        layout.addWidget(self.category)
+        layout.addWidget(self.told)
+        how_and_when = QHBoxLayout()
+        how_and_when.addWidget(self.method, 1)
+        how_and_when.addWidget(self.when, 1)
+        layout.addLayout(how_and_when)
         for signal in (self.category.currentIndexChanged, self.told.textChanged,
                        self.method.currentTextChanged, self.when.dateTimeChanged):
             signal.connect(self._changed)
