@@ -141,9 +141,9 @@ class ReportDesk:
         messages = []
         for destination in destinations(settings):
             if destination.startswith(PACS_PREFIX) and part.kind is not PartKind.RETURN:
-                sr = build_sr(report, part.number, evidence, SrContext(
+                sr = build_sr(report, part.number, evidence, SrContext(  # we made the SR
                     organisation=settings["reporting.organisation"],
-                    institution_name=str(evidence.get("InstitutionName", "") or "")))
+                    institution_name=settings["reporting.organisation"]))
                 messages.append(OutgoingMessage(destination, sr_file_bytes(sr)))
             elif destination == RIS:
                 endpoints = Hl7Endpoints(

@@ -18,6 +18,7 @@ from app.config import Peer
 from app.node import StorageNode
 from app.workstation import Workstation, open_workstation
 from tests.memory_keyring import MemoryKeyring
+from tests.orthanc import Orthanc, running_orthanc
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +58,11 @@ def running_node(workstation: Workstation) -> Iterator[RunningNode]:
         yield RunningNode(host, port, node.ae_title, workstation, node)
     finally:
         node.stop()
+
+
+@pytest.fixture
+def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
+    """The trust PACS: a real Orthanc (AE TRUSTPACS) on loopback with a temporary storage
+    directory, accepting stores from calling AE TELERAD only."""
+    with running_orthanc(tmp_path / "orthanc") as pacs:
+        yield pacs

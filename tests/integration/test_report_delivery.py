@@ -24,18 +24,12 @@ from reporting.model import PartKind, ReportState
 from reporting.outbox import DeliveryStatus
 from tests.helpers import eventually, small_plan
 from tests.integration.test_cli import PASSPHRASE, environment
-from tests.orthanc import Orthanc, running_orthanc
+from tests.orthanc import Orthanc
 from tests.reading_room import store_plan
 from tests.report_desk import Desk, later, open_desk
 from tests.ris import RecordingRis
 
 FINDINGS = "Spiculated right upper lobe nodule, 14 mm."
-
-
-@pytest.fixture
-def pacs(tmp_path: Path) -> Iterator[Orthanc]:
-    with running_orthanc(tmp_path / "orthanc") as orthanc:
-        yield orthanc
 
 
 @pytest.fixture
@@ -45,10 +39,10 @@ def ris() -> Iterator[RecordingRis]:
     listener.stop()
 
 
-def _point_at_trust(workstation: Workstation, pacs: Orthanc, ris: RecordingRis, *,
+def _point_at_trust(workstation: Workstation, orthanc: Orthanc, ris: RecordingRis, *,
                     ack_timeout: int = 5) -> None:
     settings = workstation.settings.with_peers((
-        Peer(pacs.ae_title, pacs.host, pacs.dicom_port, "pacs"),))
+        Peer(orthanc.ae_title, orthanc.host, orthanc.dicom_port, "pacs"),))
     for key, value in (("ris.host", ris.host), ("ris.port", ris.port),
                        ("ris.ack_timeout_seconds", ack_timeout),
                        ("outbox.retry_first_seconds", 1), ("outbox.retry_max_seconds", 2)):
@@ -84,9 +78,9 @@ def _stored_sr(pacs: Orthanc, sop_instance_uid: str) -> pydicom.Dataset:
 
 
 def test_report_and_addendum_arrive_at_pacs_and_ris(
-        workstation: Workstation, pacs: Orthanc, ris: RecordingRis) -> None:
+        workstation: Workstation, orthanc: Orthanc, ris: RecordingRis) -> None:
     desk = open_desk(workstation)
-    _point_at_trust(workstation, pacs, ris)
+    _point_at_trust(workstation, orthanc, ris)
     _sign_report(desk, desk.study_uid, 1)
     _sign_addendum(desk, 60)
     _deliver_until_settled(DeliveryWorker(workstation), desk)
@@ -95,7 +89,7 @@ def test_report_and_addendum_arrive_at_pacs_and_ris(
     assert report.state is ReportState.ADDENDED
     entries = desk.desk.outbox.entries(study_uid=desk.study_uid)
     assert [e.status for e in entries] == [DeliveryStatus.ACKNOWLEDGED] * 4
-    first, second = (_stored_sr(pacs, part.sr_sop_instance_uid) for part in report.parts)
+    first, second = (_stored_sr(orthanc, part.sr_sop_instance_uid) for part in report.parts)
     assert first.StudyInstanceUID == second.StudyInstanceUID == desk.study_uid
     assert first.PatientID == second.PatientID and first.VerificationFlag == "VERIFIED"
     predecessor = second.PredecessorDocumentsSequence[0]
@@ -113,9 +107,9 @@ def test_report_and_addendum_arrive_at_pacs_and_ris(
 
 
 def test_ris_answering_ar_or_nothing_gets_the_same_message_again(
-        workstation: Workstation, pacs: Orthanc, ris: RecordingRis) -> None:
+        workstation: Workstation, orthanc: Orthanc, ris: RecordingRis) -> None:
     desk = open_desk(workstation)
-    _point_at_trust(workstation, pacs, ris, ack_timeout=1)
+    _point_at_trust(workstation, orthanc, ris, ack_timeout=1)
     ris.behaviour = ["AR", "silent", "AA"]
     _sign_report(desk, desk.study_uid, 1)
     _deliver_until_settled(DeliveryWorker(workstation), desk)
@@ -126,9 +120,9 @@ def test_ris_answering_ar_or_nothing_gets_the_same_message_again(
 
 
 def test_ris_answering_ae_stops_and_shows_why(
-        workstation: Workstation, pacs: Orthanc, ris: RecordingRis) -> None:
+        workstation: Workstation, orthanc: Orthanc, ris: RecordingRis) -> None:
     desk = open_desk(workstation)
-    _point_at_trust(workstation, pacs, ris)
+    _point_at_trust(workstation, orthanc, ris)
     ris.behaviour = "AE"
     _sign_report(desk, desk.study_uid, 1)
     worker = DeliveryWorker(workstation)
@@ -142,7 +136,7 @@ def test_ris_answering_ae_stops_and_shows_why(
 
 
 def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
-        tmp_path: Path, pacs: Orthanc, ris: RecordingRis,
+        tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
     root = tmp_path / "profile"
@@ -151,7 +145,7 @@ def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
     workstation = open_workstation(root)
     try:
         desk = open_desk(workstation)
-        _point_at_trust(workstation, pacs, ris, ack_timeout=30)
+        _point_at_trust(workstation, orthanc, ris, ack_timeout=30)
         plans = [small_plan("CT_HEAD", 1), small_plan("CR_CHEST", 1)]
         for plan in plans:
             store_plan(workstation.store, plan, reporter="alice")
@@ -176,6 +170,6 @@ def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
     assert len(set(ids)) == 3  # every report reached the RIS
     acknowledged = ids[:1] + ids[2:]  # the copy that hung was never acknowledged
     assert sorted(acknowledged) == sorted(set(ids))  # each acknowledged exactly once
-    srs = [i for i in pacs.instances()
-           if pydicom.dcmread(io.BytesIO(pacs.instance_file(i))).Modality == "SR"]
+    srs = [i for i in orthanc.instances()
+           if pydicom.dcmread(io.BytesIO(orthanc.instance_file(i))).Modality == "SR"]
     assert len(srs) == 3
