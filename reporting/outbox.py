@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from reporting.errors import RejectedDelivery, RetryableDeliveryError
+from reporting.model import ReportError
 
 if TYPE_CHECKING:
     from reporting.records import Cursor, ReportDatabase, Vault
@@ -176,16 +177,19 @@ class Outbox:
         return datetime.fromisoformat(rows[0]["due"]) if rows[0]["due"] else None
 
     def retry(self, entry_id: int, *, now: datetime) -> OutboxEntry:
-        """Queue a failed entry again, once a person has dealt with the refusal."""
+        """Queue a refused entry again, once a person has dealt with the refusal."""
         with self._database.transaction() as cursor:
-            cursor.execute(
+            retried = cursor.execute(
                 """UPDATE outbox SET status = 'queued', next_attempt_at = ?, claimed_by = '',
                        claimed_until = '', last_error = ''
                    WHERE entry_id = ? AND status = 'failed'""",
-                (_utc(now), entry_id))
+                (_utc(now), entry_id)).rowcount
         found = [e for e in self.entries() if e.entry_id == entry_id]
         if not found:
             raise KeyError(f"outbox entry {entry_id} does not exist")
+        if not retried:
+            raise ReportError(f"outbox entry {entry_id} is {found[0].shown_status}; only a "
+                              "refused entry is queued again by hand")
         return found[0]
 
     # ---- delivering ---------------------------------------------------------------------

@@ -135,13 +135,45 @@ def test_ris_answering_ae_stops_and_shows_why(
     assert "failed" in desk.desk.delivery_lines(desk.study_uid)[1]
 
 
-def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
-        tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _passphrase_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A profile other processes can open too (the in-memory keyring is this process's)."""
     monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
     root = tmp_path / "profile"
     paths, settings = open_settings(root)
     save_settings(settings.with_value("security.key_source", "passphrase"), paths.settings)
+    return root
+
+
+def test_serve_delivers_reports_with_the_window_closed(
+        tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _passphrase_profile(tmp_path, monkeypatch)
+    workstation = open_workstation(root)
+    try:
+        desk = open_desk(workstation)
+        _point_at_trust(workstation, orthanc, ris)
+        _sign_report(desk, desk.study_uid, 1)
+        sr_uid = desk.desk.report(desk.study_uid).original.sr_sop_instance_uid
+    finally:
+        workstation.close()
+    env = {**environment(tmp_path), "TELERAD_PASSPHRASE": PASSPHRASE}
+    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "--profile", str(root), "serve",
+                              "--port", "0"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: ris.received and orthanc.find_sop(sr_uid), within=30,
+                   what="serve to deliver the SR and the ORU")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=30)
+    assert serve.returncode == 0
+    assert FINDINGS in ris.received[0]
+
+
+def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
+        tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _passphrase_profile(tmp_path, monkeypatch)
     workstation = open_workstation(root)
     try:
         desk = open_desk(workstation)

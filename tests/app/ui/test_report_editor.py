@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtWidgets import QMessageBox, QPlainTextEdit
@@ -148,3 +148,33 @@ def test_idle_lock_hides_the_report_being_written(qtbot, desk: Desk) -> None:
     IdleLock(window, list, lambda: False).lock()
     assert not editor.isVisible()
     assert "TESTPATIENT" not in visible_text()
+
+
+def test_addendum_is_written_and_signed_after_the_report(qtbot, desk: Desk) -> None:
+    editor = _editor(qtbot, desk)
+    _type(qtbot, editor.sections["findings"], FINDINGS)
+    _type(qtbot, editor.sections["impression"], "Suspicious nodule.")
+    editor.ask_code = lambda: _code_now(desk)
+    with qtbot.waitSignal(editor.signed, timeout=10000):
+        editor.sign_button.click()
+    original = desk.desk.report(desk.study_uid).original
+    editor.addendum_button.click()
+    qtbot.waitUntil(lambda: editor.addendum_text.isVisible(), timeout=10000)
+    _type(qtbot, editor.addendum_text, "PET-CT booked.")
+    qtbot.keyClicks(editor.addendum_reason, "Follow-up arranged")
+    # the code used to sign the report is spent: the next 30-second code signs the addendum
+    editor.ask_code = lambda: desk.code(datetime.now(UTC) + timedelta(seconds=30))
+    desk.desk.check_code = _code_check_at(desk, timedelta(seconds=30))
+    with qtbot.waitSignal(editor.signed, timeout=10000):
+        editor.sign_button.click()
+    report = desk.desk.report(desk.study_uid)
+    assert report.state is ReportState.ADDENDED
+    assert report.original == original
+    assert "ADDENDUM" in editor.signed_view.toPlainText()
+    assert "Follow-up arranged" in editor.signed_view.toPlainText()
+
+
+def _code_check_at(desk: Desk, ahead: timedelta):
+    """The desk's code check as if signing 30 s later (the authenticator's next code)."""
+    check = desk.desk.check_code
+    return lambda user, code, now: check(user, code, now + ahead)
