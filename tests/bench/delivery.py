@@ -10,17 +10,19 @@ study. Each signing uses a fresh one-time code: signing times advance a minute p
   ``ReportDesk.sign``; from just before ``sign`` until both outbox entries of the study
   (PACS C-STORE, RIS ORU^R01) are acknowledged, polled every 2 ms. p50, p95, max over
   ``--reports`` reports, split into the signing call and what follows. Target p95 ≤ 1 s.
-- throughput: ``--reports`` reports signed with no worker running, then one
-  ``deliver_due()`` drains them (both destinations): reports/s. Beside it, the same SR
-  bytes (captured as signing encodes them) C-STOREd by bare pynetdicom to the same Orthanc:
-  one association per SR as our sender does, and all in one association. Both sides parse
-  the PS3.10 bytes (``dcmread``) inside the timed loop. Orthanc is emptied (REST DELETE)
-  and dirty pages flushed before every run; runs are interleaved, order rotated per round.
-  Ratio ours/bare (medians); ours includes the ORU, so the C-STORE part of our drain
-  (time inside ``store_sr``) is also set against the bare per-association run.
+- throughput (``--repeat`` rounds, 3 by default): ``--reports`` reports signed with no
+  worker running, then one ``deliver_due()`` drains them (both destinations): reports/s.
+  Beside it, the same SR bytes (captured as signing encodes them) C-STOREd by bare
+  pynetdicom to the same Orthanc: one association per SR as our sender does, and all in
+  one association. Both sides parse the PS3.10 bytes (``dcmread``) inside the timed loop.
+  Orthanc is emptied (REST DELETE) and dirty pages flushed before every run; runs are
+  interleaved, order rotated per round. Ratio ours/bare (medians); ours includes the ORU,
+  so the C-STORE part of our drain (time inside ``store_sr``) is also set against (b).
 - breakdown (ms per report, throughput rounds): SR build and encode, ORU build and the rest
   of ``sign`` (code check, sealing, commit, audit); in the drain ``store_sr``,
   ``deliver_oru`` and the outbox around them (claim, unseal, record, audit, settings).
+  The RIS (hl7apy's MLLP server) runs in this process: its ACK building is shown inside
+  ``deliver_oru``, and it shares the GIL with the worker (as Orthanc does not).
 Figures, not assertions: exits 0.
 """
 
@@ -278,7 +280,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def report_latency(totals: list[float], signing: list[float]) -> float:
     after = [total - sign for total, sign in zip(totals, signing, strict=True)]
-    print(f"\nlatency over {len(totals)} reports (ms)      {'p50':>8}{'p95':>8}{'max':>8}")
+    title = f"latency over {len(totals)} reports (ms)"
+    print(f"\n{title:<40}{'p50':>8}{'p95':>8}{'max':>8}")
     for label, values in (("sign → SR stored and ORU acknowledged", totals),
                           ("  of which inside ReportDesk.sign", signing),
                           ("  of which wake → both acknowledged", after)):
@@ -293,8 +296,8 @@ def report_throughput(seconds: dict[str, list[float]], signing: list[float],
                       steps: dict[str, float], count: int) -> float:
     median = {kind: statistics.median(seconds[kind]) for kind in KINDS}
     best = {kind: min(seconds[kind]) for kind in KINDS}
-    print(f"\nthroughput, {count} reports ({len(signing)} rounds){'rep/s med':>14}"
-          f"{'rep/s best':>11}")
+    title = f"throughput, {count} reports ({len(signing)} rounds)"
+    print(f"\n{title:<52}{'rep/s med':>9}{'rep/s best':>11}")
     for kind in KINDS:
         print(f"{NAMES[kind]:<52}{count / median[kind]:>9.1f}{count / best[kind]:>11.1f}")
     print(f"{'signing alone (ReportDesk.sign, no worker)':<52}"
@@ -316,7 +319,7 @@ def report_throughput(seconds: dict[str, list[float]], signing: list[float],
             ("signing: code check, seal, commit, audit", sign_rest),
             ("drain: C-STORE to Orthanc (store_sr)", steps["store_sr"]),
             ("drain: ORU over MLLP to ACK (deliver_oru)", steps["deliver_oru"]),
-            ("  of which the test RIS recording it, building the ACK", steps["answer"]),
+            ("  of which the test RIS making its ACK", steps["answer"]),
             ("drain: claim, unseal, record, audit", drain_rest)]
     print(f"\n{'where the time goes (throughput rounds)':<52}{'ms/report':>10}")
     for label, total in rows:
@@ -356,13 +359,15 @@ def main() -> int:
             seconds, sign_rounds, steps = measure_throughput(
                 workstation, desk, signer, pacs, timers, args.reports, args.repeat)
             acknowledged = len(ris.unique_control_ids())
+            orthanc_version = json.loads(pacs.request("/system"))["Version"]
         finally:
             workstation.close()
-    print(f"RIS acknowledged {acknowledged} ORU^R01 of {signings} signed reports")
+    print(f"RIS answered AA to {acknowledged} distinct ORU^R01 for {signings} signed reports")
     p95 = report_latency(totals, signing)
     ratio = report_throughput(seconds, sign_rounds, steps, args.reports)
     print(f"\nPython {sys.version.split()[0]}, pynetdicom {pynetdicom.__version__}, pydicom "
-          f"{pydicom.__version__}, {os.cpu_count()} CPUs, Orthanc on loopback")
+          f"{pydicom.__version__}, Orthanc {orthanc_version} on loopback, "
+          f"{os.cpu_count()} CPUs")
     print("targets:")
     print(f"  sign → SR stored and ORU acknowledged, p95 <= 1 s: {p95:.3f} s  "
           f"{'met' if p95 <= 1 else 'NOT met'}")
