@@ -30,7 +30,7 @@ from app.cli_common import (
     table,
 )
 from app.cli_reports import register_report_commands
-from app.cli_users import CODE_ENV, PASSWORD_ENV, register_user_commands, signed_in_access
+from app.cli_users import SIGN_IN_HELP, register_user_commands, signed_in_access
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
 from app.errors import ConfigError, TeleradError
 from app.profile import PROFILE_ENV
@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
     if feed is not None:
         feed.start()
-    outbox = DeliveryWorker(workstation).start()  # reports leave with the window closed
+    outbox = DeliveryWorker(workstation).start()  # idle while the reading key is sealed
     next_retention = 0.0
     while not stop.wait(0.5):
         if time.monotonic() >= next_retention:  # the retention rule, hourly
@@ -85,9 +85,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
+    """Every study; once the profile has readers, sign in first (--user): patient details
+    are sealed to the reading key, and a reporter sees only their own studies."""
     workstation = open_workstation(profile_root(args))
-    studies = workstation.store.list_studies()
-    workstation.close()
+    try:
+        access = signed_in_access(workstation, args.user) if args.user else None
+        studies = access.list_studies() if access else workstation.store.list_studies()
+    finally:
+        workstation.close()
     if args.json:
         print(json.dumps([asdict(study) for study in studies], indent=2))
         return EXIT_OK
@@ -318,13 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--preset", default="", help="window preset, e.g. lung, bone, brain")
     snapshot.add_argument("--slice", type=int, metavar="N", help="slice number (from 1)")
     snapshot.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
-    snapshot.add_argument("--user", metavar="USERNAME",
-                          help="sign in as this user (needed once the profile has accounts): "
-                               f"password from ${PASSWORD_ENV} or a prompt, one-time code "
-                               f"from ${CODE_ENV} or a prompt")
+    snapshot.add_argument("--user", metavar="USERNAME", help=SIGN_IN_HELP)
 
     studies = add("studies", cmd_studies, "list received studies")
     studies.add_argument("--json", action="store_true", help="one JSON object per study")
+    studies.add_argument("--user", metavar="USERNAME", help=SIGN_IN_HELP)
 
     peers = add("peers", lambda a: EXIT_USAGE, "configured DICOM peers (who may send to us, "
                 "and the PACS that receives our reports)")

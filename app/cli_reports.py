@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 from app.audit import AuditEvent, EventId
 from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, operator, profile_root, table
+from app.cli_users import SIGN_IN_HELP, signed_in_access
 from app.delivery import DeliveryWorker, outbox_of
-from app.errors import ConfigError
+from app.errors import AuthError, ConfigError
 from app.workstation import open_workstation
 from reporting.outbox import DeliveryStatus
 from reporting.records import MacroBook
@@ -45,6 +46,11 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     """Deliver what is due now; with --wait keep going until nothing is pending."""
     workstation = open_workstation(profile_root(args))
     try:
+        if args.user:
+            signed_in_access(workstation, args.user)  # the messages open with the reading key
+        if workstation.store.locked:
+            raise AuthError("the queued messages are sealed to the reading key: sign in with "
+                            "--user NAME")
         worker, outbox = DeliveryWorker(workstation), outbox_of(workstation)
         deadline = time.monotonic() + args.wait
         while True:
@@ -119,6 +125,7 @@ def register_report_commands(commands: argparse._SubParsersAction, add: Add) -> 
                "on their own); exit 1 while anything is pending or failed", actions)
     send.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                       help="keep delivering until nothing is pending, at most this long")
+    send.add_argument("--user", metavar="USERNAME", help=SIGN_IN_HELP)
     retry = add("retry", cmd_outbox_retry, "queue a refused entry again once its cause is "
                 "fixed (audited)", actions)
     retry.add_argument("entry_id", type=int, metavar="ID")

@@ -14,14 +14,17 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from app.access import StudyAccess
-from app.auth import Authenticator, LoginPolicy
+from app.auth import Authenticator, LoginPolicy, Session
 from app.cli_common import EXIT_OK, EXIT_USAGE, operator, profile_root, table
 from app.errors import AuthError, ConfigError
+from app.reading_keys import READER_ROLES
 from app.users import ROLES, UNTIL_UNLOCKED, User, UserDirectory, validate_username
 from app.workstation import Workstation, open_settings, open_workstation
 
 NEW_PASSWORD_ENV = "TELERAD_NEW_PASSWORD"
 PASSWORD_ENV, CODE_ENV = "TELERAD_PASSWORD", "TELERAD_CODE"
+SIGN_IN_HELP = (f"sign in as this user (needed once the profile has accounts): password from "
+                f"${PASSWORD_ENV} or a prompt, one-time code from ${CODE_ENV} or a prompt")
 
 
 def signed_in_access(workstation: Workstation, username: str | None) -> StudyAccess | None:
@@ -32,6 +35,13 @@ def signed_in_access(workstation: Workstation, username: str | None) -> StudyAcc
         return None
     if not username:
         raise AuthError("this profile has user accounts: sign in with --user NAME")
+    session = sign_in(workstation, directory, username)
+    return StudyAccess(workstation.store, workstation.audit, session.username, session.role)
+
+
+def sign_in(workstation: Workstation, directory: UserDirectory, username: str) -> Session:
+    """Password and one-time code (environment or prompt), then patient data opens with
+    the user's key slot (app/reading_keys.py)."""
     password, code = os.environ.get(PASSWORD_ENV), os.environ.get(CODE_ENV)
     if (password is None or code is None) and not sys.stdin.isatty():
         raise AuthError(f"sign-in needs {PASSWORD_ENV} and {CODE_ENV}, or a terminal")
@@ -42,7 +52,8 @@ def signed_in_access(workstation: Workstation, username: str | None) -> StudyAcc
     authenticator = Authenticator(directory, workstation.audit,
                                   LoginPolicy.from_settings(workstation.settings))
     session = authenticator.login(username, password, code, now=datetime.now(UTC))
-    return StudyAccess(workstation.store, workstation.audit, session.username, session.role)
+    workstation.open_for(session.username, session.role, password)
+    return session
 
 
 @contextlib.contextmanager
@@ -94,10 +105,24 @@ def _state(user: User) -> str:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
+    """Enrol an account; a reader also gets a key slot, given by a signed-in reader once
+    the profile has one (``--by``), so the new account can open patient data."""
     validate_username(args.username)  # before asking for a password
-    password = _new_password()
-    with _users(args) as users:
+    workstation = open_workstation(profile_root(args))
+    try:
+        users = UserDirectory(workstation.database, workstation.audit, operator=operator())
+        reader = args.role in READER_ROLES
+        if reader and args.by:
+            sign_in(workstation, users, args.by)
+        if reader and workstation.store.locked:
+            raise AuthError("a new reporter or admin needs a key to the patient data, which "
+                            "only a signed-in reader can give: add --by NAME")
+        password = _new_password()
         user, uri = users.add_user(args.username, args.name, args.role, password, args.gmc)
+        if reader:
+            workstation.grant_reading_key(user.username, password)
+    finally:
+        workstation.close()
     gmc = f", GMC {user.gmc_number}" if user.gmc_number else ""
     print(f"user {user.username} added: {user.display_name}, {user.role}{gmc}")
     _print_enrolment(uri)
@@ -120,8 +145,13 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    with _users(args) as users:
-        users.disable(args.username)
+    workstation = open_workstation(profile_root(args))
+    try:
+        UserDirectory(workstation.database, workstation.audit,
+                      operator=operator()).disable(args.username)
+        workstation.reading_keys.revoke(args.username)  # and its key to patient data
+    finally:
+        workstation.close()
     print(f"user {args.username} disabled: it can no longer sign in")
     return EXIT_OK
 
@@ -172,6 +202,11 @@ def register_user_commands(commands: argparse._SubParsersAction,
                                 "logs and compliance, no images; admin: everything")
     users_add.add_argument("--gmc", metavar="NUMBER", default="",
                            help="a reporter's 7-digit GMC number (it signs their reports)")
+    users_add.add_argument("--by", metavar="NAME",
+                           help="an existing reporter or admin who signs in (password and "
+                                f"code from ${PASSWORD_ENV}/${CODE_ENV} or prompts) to give "
+                                "the new reporter or admin a key to the patient data; not "
+                                "needed for the profile's first one")
     users_list = add("list", cmd_users_list, "accounts with role and state (active, locked, "
                      "disabled)", user_commands)
     users_list.add_argument("--json", action="store_true", help="JSON output")

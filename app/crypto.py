@@ -1,9 +1,13 @@
 """Keys and ciphers of the store (DESIGN "Security model").
 
-The master key lives in the OS keyring (or is derived from a passphrase in the documented
+The node key lives in the OS keyring (or is derived from a passphrase in the documented
 passphrase mode); it never touches the profile directory. From it HKDF derives the
-SQLCipher key of the index and the key that wraps each study's random data key, so
-deleting a study's wrapped key shreds the study (NIST SP 800-88 cryptographic erase).
+SQLCipher key of the index, which the node needs unattended. Patient data needs more:
+each study's random data key is sealed to the profile's *reading key* (X25519), whose
+private half is itself sealed under each reader's password (app/reading_keys.py). The
+node can store what arrives, but only a signed-in reader can open it, so a stolen machine
+with the app stopped reveals nothing. Deleting a study's sealed keys shreds the study
+(NIST SP 800-88 cryptographic erase).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import keyring.backends.null
 import keyring.errors
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -35,6 +40,7 @@ PASSPHRASE_ENV = "TELERAD_PASSPHRASE"
 BLOB_MAGIC = b"TRD1"
 NONCE_BYTES = 12
 KEY_BYTES = 32
+X25519_BYTES = 32
 
 _NO_KEYRING_HELP = (
     "no usable OS keyring for the master key (keyring backend: {backend}). Install and "
@@ -72,16 +78,18 @@ def _derive(master_key: bytes, purpose: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class KeyHierarchy:
-    """Keys derived from one master key; the master key itself is not kept."""
+    """Keys derived from the node key; the node key itself is not kept."""
 
     index_key: bytes
-    wrapping_key: bytes
+    wrapping_key: bytes  # study keys of profiles made before the reading key (migrated)
+    enrolment_key: bytes  # seals the reading key until the first reader is enrolled
 
     @classmethod
     def from_master(cls, master_key: bytes) -> KeyHierarchy:
         return cls(
             index_key=_derive(master_key, b"telerad sqlcipher index v1"),
             wrapping_key=_derive(master_key, b"telerad study key wrap v1"),
+            enrolment_key=_derive(master_key, b"telerad reading key enrolment v1"),
         )
 
     def new_study_key(self, study_uid: str) -> tuple[bytes, bytes]:
@@ -91,6 +99,40 @@ class KeyHierarchy:
 
     def unwrap_study_key(self, study_uid: str, wrapped: bytes) -> bytes:
         return decrypt_blob(self.wrapping_key, wrapped, study_uid.encode("ascii"))
+
+
+def new_reading_key() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+def public_bytes(private_key: X25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes_raw()
+
+
+def _sealing_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=b"telerad sealed to reading key v1" + ephemeral + recipient).derive(shared)
+
+
+def seal_to(recipient_public: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Encrypt for the holder of the reading key (ECIES: ephemeral X25519, HKDF-SHA256,
+    AES-256-GCM; RFC 7748, RFC 5869): anyone with the public key can seal, only the
+    private key opens."""
+    ephemeral = X25519PrivateKey.generate()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    ephemeral_public = public_bytes(ephemeral)
+    key = _sealing_key(shared, ephemeral_public, recipient_public)
+    return ephemeral_public + encrypt_blob(key, plaintext, associated_data)
+
+
+def open_sealed(private_key: X25519PrivateKey, blob: bytes, associated_data: bytes) -> bytes:
+    """Inverse of :func:`seal_to`; a wrong key or an altered blob raises IntegrityError."""
+    ephemeral_public, sealed = blob[:X25519_BYTES], blob[X25519_BYTES:]
+    if len(ephemeral_public) != X25519_BYTES:
+        raise IntegrityError("sealed key is truncated")
+    shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+    key = _sealing_key(shared, ephemeral_public, public_bytes(private_key))
+    return decrypt_blob(key, sealed, associated_data)
 
 
 def usable_keyring() -> keyring.backend.KeyringBackend:

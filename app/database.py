@@ -191,6 +191,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (username, abbreviation)
     );
     """,
+    # 8: the reading key (app/reading_keys.py): study keys sealed to it, one per key version
+    # (the node, unable to open an older key, starts a new one); the index's patient
+    # columns move into a sealed identity; each reader's password seals a slot of it
+    """
+    CREATE TABLE reading_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        public_key BLOB NOT NULL,
+        enrolment_slot BLOB
+    );
+    CREATE TABLE key_slots (
+        username TEXT PRIMARY KEY REFERENCES users(username) ON DELETE CASCADE,
+        salt BLOB NOT NULL,
+        parameters TEXT NOT NULL,
+        sealed_key BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE study_keys (
+        study_uid TEXT NOT NULL REFERENCES studies(study_uid) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        sealed_key BLOB NOT NULL,
+        PRIMARY KEY (study_uid, version)
+    );
+    ALTER TABLE instances ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE studies ADD COLUMN identity BLOB;
+    ALTER TABLE studies ADD COLUMN identity_version INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -241,8 +267,12 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlcipher3.Cursor]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. A transaction opened
+        inside another (same thread: the lock is held) joins it."""
         with self._lock:
+            if self._connection.in_transaction:
+                yield self._connection.cursor()
+                return
             cursor = self._connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:

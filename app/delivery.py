@@ -1,7 +1,9 @@
 """Deliver the outbox: SR reports to the PACS by C-STORE, ORU^R01 to the RIS over MLLP.
 
-A worker thread runs beside the node (``telerad serve``) and in the app, so reports leave
-even with the window closed. Each attempt is audited as Export (110106); when every
+A worker thread runs in the app while a reader is signed in (the messages are sealed to
+the reading key like the rest of the study), in ``telerad outbox send --user`` and beside
+the node in ``telerad serve``, which can deliver only while the profile has no reader
+enrolled yet. Each attempt is audited as Export (110106); when every
 destination has acknowledged a study's report the study counts as delivered (turnaround
 stops, retention may start: STANDARDS §5, §8).
 """
@@ -119,7 +121,10 @@ class DeliveryWorker:
         self._thread.join(timeout=60)
 
     def deliver_due(self) -> list[Delivery]:
-        """One round: send everything due now, audit it, note delivered studies."""
+        """One round: send everything due now, audit it, note delivered studies. Nothing
+        while no reader has signed in: the messages are sealed like the rest of the study."""
+        if self._workstation.store.locked:
+            return []
         settings = self._workstation.reload_settings()  # `telerad peers`/`config` may change it
         done = self._outbox.deliver_due(sender_for(settings), lambda: datetime.now(UTC))
         for delivery in done:

@@ -122,6 +122,7 @@ def enrol_demo_reporter(workstation: Workstation) -> str:
     password = secrets.token_urlsafe(12)
     _user, uri = directory.add_user(DEMO_REPORTER, "Dr Demo Reporter", "reporter", password,
                                     gmc_number=DEMO_GMC_NUMBER)
+    workstation.grant_reading_key(DEMO_REPORTER, password)  # patient data opens at sign-in
     return (f"Demo reporter: user {DEMO_REPORTER!r}, password {password}\n"
             f"One-time code: `{code_command}` in another terminal, or add this to an "
             f"authenticator app: {uri}")

@@ -17,6 +17,10 @@ class StoreError(TeleradError):
     """The encrypted study store cannot do what was asked."""
 
 
+class StoreLocked(StoreError):
+    """Patient data is sealed to the reading key and nobody has signed in to open it."""
+
+
 class InvalidDicomValue(StoreError):
     """A received value breaks the standard (e.g. a UID that is not digits and dots)."""
 

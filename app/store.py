@@ -1,7 +1,9 @@
 """The encrypted study store: every received instance written once, indexed once.
 
-Instance files are AES-256-GCM under a random per-study data key, with the study and
-instance UIDs as associated data; file names are random tokens, never received values.
+Instance files are AES-256-GCM under a random per-study data key (sealed to the reading
+key, app/study_keys.py), with the study and instance UIDs as associated data; the index's
+patient columns are sealed the same way. File names are random tokens, never received
+values.
 An instance is durable before :meth:`StudyStore.put` returns: encrypted, written into a
 file whose name is already durable (see ``object_files``), fsynced, then indexed and
 committed (STANDARDS §1). Only the index makes an instance exist: a file that is not
@@ -20,14 +22,16 @@ from enum import Enum
 from pathlib import Path
 
 import pydicom
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydicom.dataset import Dataset
 
-from app.crypto import KeyHierarchy, decrypt_blob, encrypt_blob
+from app.crypto import decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader
-from app.errors import StoreError
+from app.errors import StoreError, StoreLocked
 from app.object_files import FAN_OUT, ObjectFilePool, SyncFailed, WriterLock, write_then_sync
 from app.profile import ProfilePaths
+from app.study_keys import StudyKeys, open_identity, seal_identity
 
 LOG = logging.getLogger(__name__)
 # more than any number of concurrent associations we allow (node.maximum_associations)
@@ -96,6 +100,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _identity(header: InstanceHeader) -> tuple[str, ...]:
+    """The patient columns of the index, in IDENTITY_COLUMNS order."""
+    return (header.patient_name, header.patient_id, header.issuer_of_patient_id,
+            header.nhs_number, header.birth_date, header.sex, header.study_date,
+            header.study_time, header.accession, header.study_description,
+            header.referring_physician)
+
+
 def _associated_data(study_uid: str, sop_instance_uid: str) -> bytes:
     return f"{study_uid}\0{sop_instance_uid}".encode("ascii")
 
@@ -107,7 +119,7 @@ class StudyStore:
         self,
         paths: ProfilePaths,
         database: Database,
-        keys: KeyHierarchy,
+        keys: StudyKeys,
         *,
         quiet_period: timedelta = timedelta(seconds=120),
     ) -> None:
@@ -115,8 +127,6 @@ class StudyStore:
         self._database = database
         self._keys = keys
         self._quiet_period = quiet_period
-        self._study_keys: dict[str, tuple[bytes, bytes]] = {}  # study UID → (key, wrapped)
-        self._key_lock = threading.Lock()
         self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
         self._pool = ObjectFilePool(paths.objects)
         self._writer_lock = WriterLock(paths.root / "writer.lock")
@@ -139,15 +149,15 @@ class StudyStore:
         self.open_for_writing()
         if self.contains(header.sop_instance_uid):
             return PutResult.DUPLICATE
-        study_key = self._study_key(header.study_uid)
+        study_key = self._keys.for_writing(header.study_uid)
         blob = encrypt_blob(
-            study_key, encoded, _associated_data(header.study_uid, header.sop_instance_uid)
+            study_key[1], encoded, _associated_data(header.study_uid, header.sop_instance_uid)
         )
         object_name = self._pool.take()
         path = self._pool.path(object_name)
         try:
             inserted = write_then_sync(path, blob, lambda: self._index(
-                header, object_name, len(blob), calling_ae, called_ae, reporter))
+                header, object_name, len(blob), calling_ae, called_ae, reporter, study_key))
         except SyncFailed as failed:
             if failed.result:
                 self._unindex(header.sop_instance_uid)
@@ -159,66 +169,62 @@ class StudyStore:
             listener(header.study_uid)
         return PutResult.STORED
 
-    def _study_key(self, study_uid: str) -> bytes:
-        return self._study_key_pair(study_uid)[0]
+    # ---- the reading key ----------------------------------------------------------------
 
-    def _study_key_pair(self, study_uid: str) -> tuple[bytes, bytes]:
-        """The study's data key and its wrapped form: from the index, else a new one. The
-        wrapped form travels with every index write, so a study row always holds its key."""
-        with self._key_lock:
-            if study_uid not in self._study_keys:
-                rows = self._database.query(
-                    "SELECT wrapped_key FROM studies WHERE study_uid = ?", (study_uid,))
-                if rows:
-                    wrapped = rows[0]["wrapped_key"]
-                    key = self._keys.unwrap_study_key(study_uid, wrapped)
-                else:
-                    key, wrapped = self._keys.new_study_key(study_uid)
-                self._study_keys[study_uid] = (key, wrapped)
-            return self._study_keys[study_uid]
+    @property
+    def locked(self) -> bool:
+        """True until a reader signs in: the node stores, nothing opens."""
+        return self._keys.locked
 
-    def _held_study_key(self, study_uid: str) -> bytes:
-        """The key of a study the index holds; a purged or unknown study has none."""
+    def unlock(self, reading_key: X25519PrivateKey) -> None:
+        self._keys.unlock(reading_key)
+
+    def lock(self) -> None:
+        self._keys.lock()
+
+    @property
+    def reading_key(self) -> X25519PrivateKey | None:
+        """The reading key while unlocked (to grant a new reader a slot), else None."""
+        return self._keys.reading_key
+
+    def _require_study(self, study_uid: str) -> None:
         if not self._database.query("SELECT 1 FROM studies WHERE study_uid = ?", (study_uid,)):
             raise StoreError(f"study {study_uid} is not in the store (never received, or "
                              "purged by the retention rule)")
-        return self._study_key(study_uid)
 
     def seal(self, study_uid: str, plaintext: bytes, purpose: str) -> bytes:
         """Encrypt a study's text (a report, a draft, an outgoing message) with its data key,
         so purging the study shreds it with the images; ``purpose`` binds where it belongs."""
-        return encrypt_blob(self._held_study_key(study_uid), plaintext,
-                            _associated_data(study_uid, purpose))
+        self._require_study(study_uid)
+        return self._keys.seal_text(study_uid, plaintext, _associated_data(study_uid, purpose))
 
     def unseal(self, study_uid: str, blob: bytes, purpose: str) -> bytes:
-        return decrypt_blob(self._held_study_key(study_uid), blob,
-                            _associated_data(study_uid, purpose))
+        self._require_study(study_uid)
+        return self._keys.open_text(study_uid, blob, _associated_data(study_uid, purpose))
 
     def _object_path(self, object_name: str) -> Path:
         return self._pool.path(object_name)
 
     def _index(
         self, header: InstanceHeader, object_name: str, size: int,
-        calling_ae: str, called_ae: str, reporter: str,
+        calling_ae: str, called_ae: str, reporter: str, study_key: tuple[int, bytes, bytes],
     ) -> bool:
         now = _now()
-        _key, wrapped = self._study_key_pair(header.study_uid)
+        version, key, sealed_key = study_key
         with self._database.transaction() as cursor:
             cursor.execute(
-                """INSERT INTO studies (study_uid, patient_name, patient_id,
-                       issuer_of_patient_id, nhs_number, birth_date, sex, study_date,
-                       study_time, accession, description, referring_physician, called_ae,
+                """INSERT INTO studies (study_uid, identity, identity_version, called_ae,
                        calling_ae, assigned_reporter, wrapped_key, first_received_at,
                        last_received_at, priority)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?)
                    ON CONFLICT(study_uid)
                    DO UPDATE SET last_received_at = excluded.last_received_at""",
-                (header.study_uid, header.patient_name, header.patient_id,
-                 header.issuer_of_patient_id, header.nhs_number, header.birth_date, header.sex,
-                 header.study_date, header.study_time, header.accession,
-                 header.study_description, header.referring_physician, called_ae, calling_ae,
-                 reporter, wrapped, now, now, header.priority),
+                (header.study_uid, seal_identity(header.study_uid, _identity(header), key),
+                 version, called_ae, calling_ae, reporter, now, now, header.priority),
             )
+            cursor.execute(
+                """INSERT INTO study_keys (study_uid, version, sealed_key) VALUES (?, ?, ?)
+                   ON CONFLICT DO NOTHING""", (header.study_uid, version, sealed_key))
             cursor.execute(
                 """INSERT INTO series (series_uid, study_uid, modality, series_number,
                        description, body_part) VALUES (?, ?, ?, ?, ?, ?)
@@ -230,12 +236,13 @@ class StudyStore:
                 """INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid,
                        transfer_syntax_uid, instance_number, object_name, stored_bytes,
                        received_at, image_position, image_orientation, frames, rows_count,
-                       columns_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       columns_count, key_version)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(sop_instance_uid) DO NOTHING""",
                 (header.sop_instance_uid, header.series_uid, header.study_uid,
                  header.sop_class_uid, header.transfer_syntax_uid, header.instance_number,
                  object_name, size, now, header.image_position, header.image_orientation,
-                 header.frames, header.rows, header.columns),
+                 header.frames, header.rows, header.columns, version),
             )
             return cursor.rowcount == 1
 
@@ -266,7 +273,7 @@ class StudyStore:
             (UNSYNCED_ROWS_AFTER_CRASH,))
         for row in rows:
             try:
-                self.read_bytes(row["sop_instance_uid"])
+                self._check_written(row["sop_instance_uid"])
             except StoreError:
                 LOG.warning("instance %s was not fully written before a crash; set aside",
                             row["sop_instance_uid"])
@@ -276,6 +283,19 @@ class StudyStore:
                     target = self._paths.quarantine / path.name
                     path.replace(target)
                     self.quarantined.append(target)
+
+    def _check_written(self, sop_instance_uid: str) -> None:
+        """Authenticate the file when a reader has signed in; else its size must match
+        (an fsync that never finished leaves the file short or empty)."""
+        try:
+            self.read_bytes(sop_instance_uid)
+        except StoreLocked:
+            row = self._database.query(
+                "SELECT object_name, stored_bytes FROM instances WHERE sop_instance_uid = ?",
+                (sop_instance_uid,))[0]
+            path = self._object_path(row["object_name"])
+            if not path.exists() or path.stat().st_size != row["stored_bytes"]:
+                raise StoreError(f"instance {sop_instance_uid} is incomplete") from None
 
     def _recover(self) -> list[str]:
         """Files not in the index were never acknowledged: empty ones are reused, others
@@ -344,8 +364,16 @@ class StudyStore:
                 complete=datetime.fromisoformat(row["last_received_at"]) <= quiet_since,
                 priority=row["priority"],
             )
-            for row in self._database.query(sql.format(reporter=where), parameters)
+            for row in map(self._opened_identity,
+                           self._database.query(sql.format(reporter=where), parameters))
         ]
+
+    def _opened_identity(self, row: dict) -> dict:
+        """The row with its patient columns opened from the sealed identity."""
+        if row["identity"] is None:
+            return row
+        key = self._keys.for_reading(row["study_uid"], row["identity_version"])
+        return row | open_identity(row["study_uid"], row["identity"], key)
 
     def list_series(self, study_uid: str) -> list[SeriesSummary]:
         rows = self._database.query(
@@ -404,9 +432,8 @@ class StudyStore:
             "SELECT object_name FROM instances WHERE study_uid = ?", (study_uid,))
         with self._database.transaction() as cursor:
             cursor.execute("DELETE FROM studies WHERE study_uid = ?", (study_uid,))
-        self._database.checkpoint()  # no copy of the wrapped key left in the WAL
-        with self._key_lock:
-            self._study_keys.pop(study_uid, None)
+        self._database.checkpoint()  # no copy of the sealed keys left in the WAL
+        self._keys.forget(study_uid)
         for row in rows:
             self._object_path(row["object_name"]).unlink(missing_ok=True)
         return len(rows)
@@ -414,19 +441,18 @@ class StudyStore:
     def read_bytes(self, sop_instance_uid: str) -> bytes:
         """The instance exactly as received (DICOM file format), decrypted and authenticated."""
         rows = self._database.query(
-            "SELECT study_uid, object_name FROM instances WHERE sop_instance_uid = ?",
-            (sop_instance_uid,),
+            "SELECT study_uid, object_name, key_version FROM instances "
+            "WHERE sop_instance_uid = ?", (sop_instance_uid,),
         )
         if not rows:
             raise StoreError(f"instance {sop_instance_uid} is not in the store")
         study_uid, object_name = rows[0]["study_uid"], rows[0]["object_name"]
+        key = self._keys.for_reading(study_uid, rows[0]["key_version"])
         try:
             blob = self._object_path(object_name).read_bytes()
         except FileNotFoundError as exc:
             raise StoreError(f"the file of instance {sop_instance_uid} is missing") from exc
-        return decrypt_blob(
-            self._study_key(study_uid), blob, _associated_data(study_uid, sop_instance_uid)
-        )
+        return decrypt_blob(key, blob, _associated_data(study_uid, sop_instance_uid))
 
     def open_instance(self, sop_instance_uid: str) -> Dataset:
         """A pydicom Dataset; pixel data is decoded only when ``pixel_array`` is asked for."""

@@ -15,9 +15,11 @@ from app.audit import AuditTrail
 from app.config import Settings, load_settings, save_settings
 from app.crypto import KeyHierarchy, keyring_master_key, passphrase_master_key
 from app.database import Database
-from app.errors import ConfigError
+from app.errors import AuthError, ConfigError
 from app.profile import ProfilePaths
+from app.reading_keys import READER_ROLES, ReadingKeys
 from app.store import StudyStore
+from app.study_keys import StudyKeys
 
 KEY_SOURCES = ("keyring", "passphrase")
 
@@ -31,6 +33,30 @@ class Workstation:
     database: Database
     store: StudyStore
     audit: AuditTrail
+    reading_keys: ReadingKeys
+
+    def unlock(self, username: str, password: str) -> None:
+        """Open patient data with ``username``'s key slot (after their sign-in succeeded)."""
+        self.store.unlock(self.reading_keys.open_slot(username, password))
+
+    def open_for(self, username: str, role: str, password: str) -> None:
+        """After a successful sign-in: open patient data with the reader's slot, giving
+        them one first while enrolment is open. IT auditors see no patient data."""
+        if role not in READER_ROLES:
+            return
+        if not self.reading_keys.has_slot(username):
+            self.grant_reading_key(username, password)
+        self.unlock(username, password)
+
+    def grant_reading_key(self, username: str, password: str) -> None:
+        """Give a new reader a key slot; this process must hold the reading key (a reader
+        signed in, or enrolment still open)."""
+        private = self.reading_keys.from_enrolment_slot() or self.store.reading_key
+        if private is None:
+            raise AuthError(f"{username} needs a key to the patient data, and only a "
+                            "signed-in reader can give one: add the account with "
+                            "--by NAME (an existing reporter or admin)")
+        self.reading_keys.grant(username, password, private)
 
     def reload_settings(self) -> Settings:
         self.settings = load_settings(self.paths.settings)
@@ -74,8 +100,12 @@ def open_workstation(root: Path) -> Workstation:
     paths, settings = open_settings(root)
     keys = KeyHierarchy.from_master(master_key(paths, settings))
     database = Database(paths.database, keys.index_key)
+    reading_keys = ReadingKeys(database, keys)
     store = StudyStore(
-        paths, database, keys,
+        paths, database, StudyKeys(database, reading_keys.ensure()),
         quiet_period=timedelta(seconds=settings["node.study_quiet_seconds"]),
     )
-    return Workstation(paths, settings, database, store, AuditTrail(database))
+    enrolment = reading_keys.from_enrolment_slot()
+    if enrolment is not None:  # no reader enrolled yet: the profile is not yet protected
+        store.unlock(enrolment)
+    return Workstation(paths, settings, database, store, AuditTrail(database), reading_keys)

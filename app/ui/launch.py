@@ -41,7 +41,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     app.setStyleSheet(read_text("style.qss"))
     relay = _start_demo_feed(demo_feed)  # studies arrive while the newcomer signs in
     authenticator = _authenticator(workstation)
-    dialog = LoginDialog(_login_with(authenticator), explanation=sign_in_note)
+    dialog = LoginDialog(_login_with(authenticator, workstation), explanation=sign_in_note)
     if dialog.exec() != LoginDialog.DialogCode.Accepted:
         return 1
     session = dialog.session
@@ -144,15 +144,21 @@ def _schedule_retention(workstation: Workstation, window: MainWindow) -> None:
     retention.start()
 
 
-def _login_with(authenticator: Authenticator) -> Callable[[str, str, str, datetime], Session]:
-    return lambda user, password, code, now: authenticator.login(user, password, code, now=now)
+def _login_with(authenticator: Authenticator, workstation: Workstation
+                ) -> Callable[[str, str, str, datetime], Session]:
+    """Sign in, then open patient data with the reader's key slot (app/reading_keys.py)."""
+    def login(user: str, password: str, code: str, now: datetime) -> Session:
+        session = authenticator.login(user, password, code, now=now)
+        workstation.open_for(session.username, session.role, password)
+        return session
+    return login
 
 
 def _idle_lock(workstation: Workstation, authenticator: Authenticator, session: Session,
                window: MainWindow, readers: ComparisonOpener) -> IdleLock:
     """Lock after ``auth.idle_lock_minutes`` without input; only the same user unlocks."""
     def sign_in_again() -> bool:
-        dialog = LoginDialog(_login_with(authenticator), title="Unlock telerad",
+        dialog = LoginDialog(_login_with(authenticator, workstation), title="Unlock telerad",
                              username=session.username)
         dialog.username.setReadOnly(True)
         return dialog.exec() == LoginDialog.DialogCode.Accepted

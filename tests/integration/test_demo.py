@@ -44,7 +44,11 @@ def test_demo_without_display_runs_headless_and_receives_every_study(tmp_path: P
     assert code.returncode == 0, code.stderr
     assert re.search(r"\b\d{6}\b", code.stdout), code.stdout
 
-    listing = _telerad(profile, "studies", "--json", env=env)
+    refused = _telerad(profile, "studies", env=env)  # patient data needs a signed-in reader
+    assert refused.returncode == 1 and "sign in" in refused.stderr
+    password = re.search(r"password (\S+)", demo.stdout).group(1)  # type: ignore[union-attr]
+    signed_in = dict(env, TELERAD_PASSWORD=password, TELERAD_CODE=code.stdout.strip())
+    listing = _telerad(profile, "studies", "--json", "--user", "demo", env=signed_in)
     assert listing.returncode == 0, listing.stderr
     studies = {row["study_uid"]: row for row in json.loads(listing.stdout)}
     plans = demo_plans(large_ct_slices=DEMO_CT_SLICES)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
+import pyotp
 import pytest
 
 from app.config import Peer, save_settings
@@ -26,7 +27,7 @@ from tests.helpers import eventually, small_plan
 from tests.integration.test_cli import PASSPHRASE, environment
 from tests.orthanc import Orthanc
 from tests.reading_room import store_plan
-from tests.report_desk import Desk, later, open_desk
+from tests.report_desk import PASSWORD, Desk, later, open_desk
 from tests.ris import RecordingRis
 
 FINDINGS = "Spiculated right upper lobe nodule, 14 mm."
@@ -144,30 +145,30 @@ def _passphrase_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     return root
 
 
-def test_serve_delivers_reports_with_the_window_closed(
+def test_sealed_outbox_is_delivered_once_a_reader_signs_in(
         tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
         monkeypatch: pytest.MonkeyPatch) -> None:
     root = _passphrase_profile(tmp_path, monkeypatch)
     workstation = open_workstation(root)
     try:
         desk = open_desk(workstation)
+        for reader in ("alice", "bob"):  # every reader holds a slot: the profile is protected
+            workstation.grant_reading_key(reader, PASSWORD)
         _point_at_trust(workstation, orthanc, ris)
         _sign_report(desk, desk.study_uid, 1)
         sr_uid = desk.desk.report(desk.study_uid).original.sr_sop_instance_uid
+        secret = desk.directory.credentials("alice").totp_secret  # type: ignore[union-attr]
     finally:
         workstation.close()
     env = {**environment(tmp_path), "TELERAD_PASSPHRASE": PASSPHRASE}
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "--profile", str(root), "serve",
-                              "--port", "0"], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        eventually(lambda: ris.received and orthanc.find_sop(sr_uid), within=30,
-                   what="serve to deliver the SR and the ORU")
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.communicate(timeout=30)
-    assert serve.returncode == 0
-    assert FINDINGS in ris.received[0]
+    command = [sys.executable, "-m", "app.cli", "--profile", str(root), "outbox", "send"]
+    locked = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert locked.returncode == 1 and "sign in" in locked.stderr
+    signed_in = {**env, "TELERAD_PASSWORD": PASSWORD, "TELERAD_CODE": pyotp.TOTP(secret).now()}
+    sent = subprocess.run([*command, "--user", "alice", "--wait", "30"], env=signed_in,
+                          capture_output=True, text=True, check=False)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert orthanc.find_sop(sr_uid) and FINDINGS in ris.received[0]
 
 
 def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(

@@ -153,3 +153,35 @@ def test_every_users_command_explains_itself(users_help, action, mentions) -> No
     assert status == 0, text
     for word in mentions:
         assert word in text, f"`telerad users {action} --help` does not mention {word}"
+
+
+def test_second_reader_gets_a_key_only_from_a_signed_in_reader(profile, env,
+                                                              monkeypatch) -> None:
+    added = add_reporter(profile, env)
+    secret = pyotp.parse_uri(re.search(r"otpauth://totp/\S+", added.stdout).group(0)).secret
+    refused = telerad("users", "add", "bjones", "--name", "Dr B Jones", "--role", "reporter",
+                      profile=profile, env=env)
+    assert refused.returncode == 1
+    assert "--by" in one_line(refused.stderr)
+    assert "bjones" not in telerad("users", "list", profile=profile, env=env).stdout
+
+    by_apatel = {**env, "TELERAD_PASSWORD": PASSWORD,
+                 "TELERAD_CODE": pyotp.TOTP(secret).now()}
+    granted = telerad("users", "add", "bjones", "--name", "Dr B Jones", "--role", "reporter",
+                      "--by", "apatel", profile=profile, env=by_apatel)
+    assert granted.returncode == 0, granted.stderr
+    monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
+    workstation = open_workstation(profile)
+    try:
+        assert workstation.store.locked  # nobody signed in: patient data stays sealed
+        workstation.unlock("bjones", PASSWORD)  # bjones's own password opens it
+        assert not workstation.store.locked
+    finally:
+        workstation.close()
+
+
+def test_an_it_auditor_needs_no_key_to_be_added(profile, env) -> None:
+    add_reporter(profile, env)
+    auditor = telerad("users", "add", "itaudit", "--name", "Trust IT", "--role", "it-auditor",
+                      profile=profile, env=env)
+    assert auditor.returncode == 0, auditor.stderr
