@@ -29,6 +29,7 @@ from reporting.records import MacroBook, ReportBook, ReportStatus
 from reporting.sr import SrContext, build_sr, sr_file_bytes
 from reporting.study import request_reason, study_facts
 from reporting.templates import choose_template, load_templates, prefilled_sections
+from viewer.overlay_text import dicom_date
 
 CodeCheck = Callable[[str, str, datetime], None]  # (username, code, now); raises if wrong
 
@@ -37,8 +38,7 @@ def comparison_line(prior: StudySummary | None) -> str:
     """The comparison section's first words, from the prior on screen."""
     if prior is None:
         return ""
-    date = prior.study_date
-    shown = f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else date or "undated"
+    shown = dicom_date(prior.study_date) or "undated"
     accession = f" (accession {prior.accession})" if prior.accession else ""
     return f"{prior.description or ', '.join(prior.modalities)} of {shown}{accession}."
 

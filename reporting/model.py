@@ -196,6 +196,12 @@ class Report:
         return replace(self, parts=(*self.parts, part))
 
 
+def only_headings(text: str) -> bool:
+    """True when every non-empty line is a bare template heading such as "Pleura:"."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(line.endswith(":") for line in lines)
+
+
 @dataclass(frozen=True)
 class Draft:
     """Text being written: the report, an addendum or a return, autosaved until signed."""
@@ -217,6 +223,8 @@ class Draft:
             for key in REQUIRED_SECTIONS:
                 if not self.sections.get(key, "").strip():
                     raise ReportError(f"{SECTIONS[key]} is empty")
+                if only_headings(self.sections[key]):
+                    raise ReportError(f"{SECTIONS[key]} holds only the template's headings")
         elif self.kind is PartKind.ADDENDUM:
             if not self.sections.get("addendum", "").strip():
                 raise ReportError("the addendum has no text")

@@ -18,6 +18,8 @@ from typing import Literal, Protocol
 
 from pydicom.dataset import Dataset
 
+from viewer.overlay_text import dicom_date
+
 NHS_ISSUER = "NHS"
 MIN_REASON_LENGTH = 10  # a few words, not "ok"
 SIDES = ("left", "right")
@@ -354,10 +356,7 @@ DEFAULT_POLICY = LayoutPolicy()
 
 
 def _display_date(study_date: str) -> str:
-    text = study_date.strip()
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return "date unknown"
+    return dicom_date(study_date.strip()) or "date unknown"
 
 
 class ComparisonLayout:

@@ -26,6 +26,7 @@ from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
 from reporting.ui.editor import ReportEditor
 from resources import read_text
+from viewer.overlay_text import dicom_date
 from viewer.ui.comparison_window import ComparisonWindow
 
 
@@ -103,8 +104,8 @@ def _open_for_reporting(study_uid: str, readers: ComparisonOpener, editor: Repor
     studies = {s.study_uid: s for s in desk.access.list_studies()}
     current = studies[study_uid]
     name = current.patient_name.replace("^", ", ", 1).replace("^", " ")
-    editor.open_study(study_uid, f"{name} · {current.description} · {current.study_date}",
-                      prior=studies.get(shown.study_uid) if shown else None)
+    title = f"{name} · {current.description} · {dicom_date(current.study_date)}"
+    editor.open_study(study_uid, title, prior=studies.get(shown.study_uid) if shown else None)
 
 
 def _authenticator(workstation: Workstation) -> Authenticator:

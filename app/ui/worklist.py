@@ -12,14 +12,10 @@ from app.store import StudySummary
 from app.turnaround import deadlines, describe, urgency
 from reporting.model import ReportState
 from reporting.records import ReportStatus
+from viewer.overlay_text import dicom_date
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
-
-
-def _date(value: str) -> str:
-    """DICOM DA (YYYYMMDD) shown as ISO 8601 so no reader confuses day and month."""
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
 
 
 def _local_time(iso_utc: str) -> str:
@@ -66,9 +62,9 @@ COLUMNS: tuple[tuple[str, object], ...] = (
      (s.priority or "routine").lower()),
     ("Patient", lambda s: s.patient_name.replace("^", ", ", 1).replace("^", " ")),
     ("Patient ID", lambda s: s.patient_id),
-    ("Birth date", lambda s: _date(s.birth_date)),
+    ("Birth date", lambda s: dicom_date(s.birth_date)),
     ("Sex", lambda s: s.sex),
-    ("Study date", lambda s: _date(s.study_date)),
+    ("Study date", lambda s: dicom_date(s.study_date)),
     ("Modality", lambda s: "/".join(s.modalities)),
     ("Description", lambda s: s.description),
     ("Images", lambda s: s.instances),

@@ -156,6 +156,7 @@ class ReportEditor(QWidget):
         self._autosave.timeout.connect(self.save_now)
         self._autosave.start()
         self._show_mode(None)
+        self.addendum_button.setEnabled(False)  # until a signed report is shown
 
     def _build(self) -> None:
         form = QFormLayout()
@@ -181,8 +182,11 @@ class ReportEditor(QWidget):
         self.return_button.clicked.connect(self.return_to_referrer)
         self.addendum_button.clicked.connect(self.start_addendum)
         layout = QVBoxLayout(self)
-        for widget in (self.title, self.state, self.signed_view, scroll):
+        for widget in (self.title, self.state):
             layout.addWidget(widget)
+        layout.addWidget(self.signed_view, 1)
+        layout.addWidget(scroll, 2)
+        self._fields = scroll
         layout.addLayout(buttons)
 
     # ---- opening -------------------------------------------------------------------------
@@ -237,6 +241,7 @@ class ReportEditor(QWidget):
                                  else "Sign report…")
         self.return_button.setEnabled(kind is PartKind.REPORT)
         self.signed_view.setVisible(kind is not PartKind.REPORT and bool(self.study_uid))
+        self._fields.setVisible(kind is not None)
 
     def _set_row_visible(self, widget: QWidget, visible: bool) -> None:
         widget.setVisible(visible)

@@ -74,6 +74,14 @@ def test_report_needs_findings_and_impression_to_be_signed(missing: str, message
     sign(report_draft(sections=COMPLETE))  # with both written it signs
 
 
+def test_template_headings_alone_are_not_findings() -> None:
+    untouched = report_draft(sections={**COMPLETE, "findings": "Lungs:\nPleura:\n"})
+
+    with pytest.raises(ReportError, match="only the template's headings"):
+        untouched.check_signable()
+    sign(report_draft(sections={**COMPLETE, "findings": "Lungs: clear.\nPleura:\n"}))
+
+
 def test_empty_sections_are_left_out_of_the_signed_report() -> None:
     part = sign(report_draft(sections={**COMPLETE, "technique": "", "findings": " Clear. "}))
 
