@@ -19,6 +19,7 @@ from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.dsutils import encode_file_meta
 from pynetdicom.sop_class import Verification
 
+from app.assignment import POLICY_FILE, AssignmentPolicy, load_policy
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
 from app.dicom_stream import check_complete, check_native_pixel_data
@@ -129,6 +130,7 @@ class StorageNode:
         self.settings = settings
         self._settings_file = settings_file
         self._settings_stamp = self._stamp()
+        self.assignment = self._load_policy()
         self._server = None
         self._associations: dict[int, _Association] = {}
         self._associations_lock = threading.Lock()
@@ -178,28 +180,52 @@ class StorageNode:
     def _called_titles(self) -> set[str]:
         return {self.ae_title, *self.settings["assignment.by_called_ae"]}
 
-    def reporter_for(self, called_ae: str) -> str:
-        """The reporter a study arriving on ``called_ae`` belongs to."""
+    def reporter_for(self, called_ae: str, dataset: Dataset | None = None) -> str:
+        """The reporter a study belongs to: by the AE title it arrived on, else by the
+        specialty rules of policy.toml, else the default reporter (app/assignment.py)."""
         by_called = self.settings["assignment.by_called_ae"]
-        return by_called.get(called_ae, self.settings["assignment.default_reporter"])
+        if called_ae in by_called:
+            return by_called[called_ae]
+        if dataset is not None:
+            by_specialty = self.assignment.reporter_for(
+                str(dataset.get("StudyInstanceUID", "")), str(dataset.get("Modality", "")),
+                str(dataset.get("BodyPartExamined", "")),
+                str(dataset.get("ReferringPhysicianName", "") or ""))
+            if by_specialty:
+                return by_specialty
+        return self.settings["assignment.default_reporter"]
 
-    def _stamp(self) -> int | None:
-        try:
-            return self._settings_file.stat().st_mtime_ns if self._settings_file else None
-        except FileNotFoundError:
+    def _policy_file(self) -> Path | None:
+        return self._settings_file.parent / POLICY_FILE if self._settings_file else None
+
+    def _load_policy(self) -> AssignmentPolicy:
+        policy = self._policy_file()
+        return load_policy(policy) if policy else AssignmentPolicy()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        """When the settings and the policy file last changed."""
+        if self._settings_file is None:
             return None
+        stamps = []
+        for path in (self._settings_file, self._policy_file()):
+            try:
+                stamps.append(path.stat().st_mtime_ns if path else 0)
+            except FileNotFoundError:
+                stamps.append(0)
+        return stamps[0], stamps[1]
 
     def _reload_settings_if_changed(self) -> None:
         stamp = self._stamp()
         if stamp == self._settings_stamp or self._settings_file is None:
             return
         try:
-            fresh = load_settings(self._settings_file)
+            fresh, policy = load_settings(self._settings_file), self._load_policy()
         except ConfigError as exc:
             LOG.error("settings not reloaded, keeping the previous ones: %s", exc)
         else:
             self.settings = replace(fresh, values={
                 **fresh.values, "node.ae_title": self.ae_title})
+            self.assignment = policy
         self._settings_stamp = stamp
 
     def _on_requested(self, event: evt.Event) -> None:
@@ -265,7 +291,7 @@ class StorageNode:
             result = self._store.put(
                 b"".join((PREAMBLE, encode_file_meta(meta), stream)), dataset,
                 calling_ae=sender.calling_ae, called_ae=sender.called_ae,
-                reporter=self.reporter_for(sender.called_ae),
+                reporter=self.reporter_for(sender.called_ae, dataset),
             )
         except StoreError as exc:
             status, level = _refusal(exc)

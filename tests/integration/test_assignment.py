@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from app.assignment import POLICY_FILE
+from app.config import Peer
+from app.errors import ConfigError
+from app.node import StorageNode
 from app.synthetic import write_study
+from app.workstation import Workstation
 from tests.conftest import RunningNode
 from tests.helpers import run_dcmtk, small_plan
 
@@ -43,3 +50,48 @@ def test_called_ae_title_of_nobody_is_rejected(running_node: RunningNode, tmp_pa
     assert sent.returncode != 0
     assert "Called AE Title Not Recognized" in sent.stderr + sent.stdout
     assert running_node.workstation.store.list_studies() == []
+
+
+POLICY = """
+[[assignment.rules]]
+specialty = "NEURO"
+modalities = ["CT", "MR"]
+body_parts = ["HEAD", "BRAIN"]
+
+[[assignment.rules]]
+specialty = "CHEST"
+body_parts = ["CHEST"]
+
+[assignment.specialists]
+NEURO = ["dr.neuro"]
+CHEST = ["dr.chest"]
+"""
+
+
+def test_specialty_rules_of_the_policy_file_assign_by_modality_and_body_part(
+    workstation: Workstation, tmp_path: Path
+) -> None:
+    settings = workstation.settings.with_peers((Peer("STORESCU", "127.0.0.1"),))
+    workstation.save_settings(settings.with_value("assignment.default_reporter", "duty"))
+    (workstation.paths.root / POLICY_FILE).write_text(POLICY, encoding="utf-8")
+    node = StorageNode(workstation.store, workstation.audit, workstation.settings,
+                       settings_file=workstation.paths.settings)
+    host, port = node.start(host="127.0.0.1", port=0)
+    try:
+        for kind in ("CT_HEAD", "CR_CHEST", "MR_BRAIN"):
+            files = write_study(small_plan(kind, 2), tmp_path / kind)
+            sent = run_dcmtk("storescu", "-aet", "STORESCU", "-aec", node.ae_title, host,
+                             str(port), *files)
+            assert sent.returncode == 0, sent.stderr
+    finally:
+        node.stop()
+    by_modality = {s.modalities: s.assigned_reporter for s in workstation.store.list_studies()}
+    assert by_modality == {("CT",): "dr.neuro", ("MR",): "dr.neuro", ("CR",): "dr.chest"}
+
+
+def test_broken_policy_file_stops_the_node_with_a_clear_error(workstation: Workstation) -> None:
+    (workstation.paths.root / POLICY_FILE).write_text(
+        "[[assignment.rules]]\nmodalities = ['CT']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"assignment.rules\[0\] needs a specialty code"):
+        StorageNode(workstation.store, workstation.audit, workstation.settings,
+                    settings_file=workstation.paths.settings)
