@@ -217,6 +217,33 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE studies ADD COLUMN identity BLOB;
     ALTER TABLE studies ADD COLUMN identity_version INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: the device compliance log (qa/compliance.py): display QA runs, display changes,
+    # posture checks at login; hash-chained and signed with the workstation's Ed25519 key
+    """
+    CREATE TABLE workstation_signing_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        private_key BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE compliance_log (
+        seq INTEGER PRIMARY KEY,
+        recorded_at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        signature BLOB NOT NULL
+    );
+    CREATE TRIGGER compliance_log_no_update BEFORE UPDATE ON compliance_log
+    BEGIN SELECT RAISE(ABORT, 'the compliance log is append-only'); END;
+    CREATE TRIGGER compliance_log_no_delete BEFORE DELETE ON compliance_log
+    BEGIN SELECT RAISE(ABORT, 'the compliance log is append-only'); END;
+    CREATE TABLE compliance_forwarding (
+        collector TEXT PRIMARY KEY,
+        last_forwarded_seq INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

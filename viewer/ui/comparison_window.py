@@ -85,11 +85,23 @@ class Pane(QWidget):
         self._body = QHBoxLayout()
         self._body.setSpacing(0)
         self._body.addWidget(self.placeholder, 1)
+        self.display_warning = QLabel("")
+        self.display_warning.setObjectName("display-warning")
+        self.display_warning.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.display_warning.setStyleSheet(
+            "color: white; background: #b3261e; font-size: 13pt; font-weight: 700; padding: 4px;")
+        self.display_warning.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        layout.addWidget(self.display_warning)
         layout.addWidget(self.banner)
         layout.addLayout(self._body, 1)
+
+    def warn_display(self, text: str) -> None:
+        """Show (or with "" clear) why this screen is not fit for diagnosis right now."""
+        self.display_warning.setText(text)
+        self.display_warning.setVisible(bool(text))
 
     def show_series(self, browser: SeriesBrowser | None, volume: SeriesVolume | None) -> None:
         """Replace the browser (None keeps it) and the viewport (None shows the placeholder)."""
@@ -115,7 +127,6 @@ class Pane(QWidget):
         if volume is not None:
             self.viewport = Viewport(volume)
             self._body.addWidget(self.viewport, 1)
-
 
 
 class ComparisonWindow(QWidget):
@@ -153,6 +164,11 @@ class ComparisonWindow(QWidget):
             self._balanced = True
             half = self.splitter.width() // 2
             self.splitter.setSizes([half, self.splitter.width() - half])
+
+    def warn_display(self, text: str) -> None:
+        """Display QA overdue or failed: every pane says NOT FOR DIAGNOSTIC USE and why."""
+        for pane in self.panes.values():
+            pane.warn_display(text)
 
     def span_screens(self, left: QRect, right: QRect) -> None:
         """With two screens the window covers both and each pane fills one: the current
