@@ -29,6 +29,7 @@ from app.cli_common import (
     profile_root,
     table,
 )
+from app.cli_qa import register_qa_commands
 from app.cli_reports import register_report_commands
 from app.cli_users import SIGN_IN_HELP, register_user_commands, signed_in_access
 from app.config import DEFAULTS, Peer, save_settings, validate_ae_title
@@ -54,7 +55,9 @@ STUDY_COLUMNS = (
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the node and the outbox in the foreground until SIGINT/SIGTERM."""
+    from app.compliance_forward import compliance_forwarder_from_settings
     from app.delivery import DeliveryWorker
+    from app.display_qa import DisplayQa
     from app.node import StorageNode
 
     workstation = open_workstation(profile_root(args))
@@ -69,6 +72,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(profile {workstation.paths.root}); stop with Ctrl-C", flush=True)
     if feed is not None:
         feed.start()
+    compliance_feed = compliance_forwarder_from_settings(
+        workstation.settings, workstation.database, DisplayQa(workstation).log)
+    if compliance_feed is not None:
+        compliance_feed.start()
     outbox = DeliveryWorker(workstation).start()  # idle while the reading key is sealed
     next_retention = 0.0
     while not stop.wait(0.5):
@@ -77,8 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
     node.stop()
     outbox.stop()
-    if feed is not None:
-        feed.stop()
+    for running in (feed, compliance_feed):
+        if running is not None:
+            running.stop()
     workstation.close()
     print("telerad node stopped", flush=True)
     return EXIT_OK
@@ -359,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_user_commands(commands, add)
     register_report_commands(commands, add)
+    register_qa_commands(commands, add)
 
     retention = add("retention", lambda a: EXIT_USAGE, "crypto-shred local copies once their "
                     "reports are delivered (rule: retention.days_after_delivery)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 from app.access import StudyAccess
 from app.audit import AuditEvent, EventId
 from app.delivery import PACS_PREFIX, RIS, destinations, outbox_of
+from app.display_qa import DisplayQa
 from app.store import StudySummary
 from app.users import UserDirectory
 from app.workstation import Workstation
@@ -50,6 +51,7 @@ class ReportDesk:
     workstation: Workstation
     access: StudyAccess
     check_code: CodeCheck
+    display_qa: DisplayQa | None = None  # None: this desk does not gate on display QA
 
     def __post_init__(self) -> None:
         self.outbox = outbox_of(self.workstation)
@@ -112,11 +114,24 @@ class ReportDesk:
 
     # ---- signing -------------------------------------------------------------------------
 
-    def sign(self, draft: Draft, code: str, *, now: datetime) -> Report:
-        """Check the one-time code, sign the draft and queue its messages; audited."""
+    def display_warning(self) -> tuple[str, bool]:
+        """Why this display is not fit for diagnosis ("" when it is), and whether the
+        policy lets the reporter sign anyway with a reason."""
+        if self.display_qa is None:
+            return "", True
+        status = self.display_qa.status(datetime.now(UTC))
+        return status.warning, self.display_qa.policy().allow_override
+
+    def sign(self, draft: Draft, code: str, *, now: datetime, qa_override: str = "") -> Report:
+        """Check the one-time code, sign the draft and queue its messages; audited. On a
+        display that failed or missed its QA only with ``qa_override`` (STANDARDS §6)."""
         self.access.check_may_report(draft.study_uid)
         draft.check_signable()  # say what is missing before asking for a code
         self.check_code(self.access.user, code, now)
+        if self.display_qa is not None:
+            status = self.display_qa.status(now)
+            if not status.diagnostic:
+                self.display_qa.override(self.access.user, qa_override, status, now=now)
         study, evidence = self.summary(draft.study_uid), self.evidence(draft.study_uid)
         report = self.book.sign(
             draft, self._reporter(), signed_at=now,

@@ -14,6 +14,9 @@ refusing our certificate closes it at once) and closed it only after reading our
 close_notify (RFC 5425 §4.4). If a session breaks before that point its events are sent
 again: a collector may see an entry twice, never a gap; the seq and hash carried in each
 message tell it which entry it already holds.
+
+``FeedForwarder`` is that machinery for any queue with a cursor per collector: the audit
+feed here, the device compliance log in ``app/compliance_forward.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.atna import render_audit_message, utc_timestamp
 from app.audit import AuditTrail
@@ -91,19 +94,26 @@ def _header_field(value: str, limit: int) -> str:
     return cleaned or "-"
 
 
-def syslog_message(event_row: Mapping[str, Any], xml: bytes, *, hostname: str,
-                   procid: str) -> bytes:
-    """One RFC 5424 SYSLOG-MSG: header, no structured data, BOM and the XML as MSG.
+def rfc5424_message(msg: bytes, *, facility: int, severity: int, recorded_at: str,
+                    hostname: str, procid: str, msgid: str) -> bytes:
+    """One RFC 5424 SYSLOG-MSG: header, no structured data, BOM and ``msg`` (UTF-8) as MSG.
 
-    TIMESTAMP is when the event was recorded, not when it was sent, so a resent entry is
+    TIMESTAMP is when the entry was recorded, not when it was sent, so a resent entry is
     the same message and a collector orders a late delivery where it belongs.
     """
-    severity = SEVERITY_BY_OUTCOME.get(int(event_row["outcome"]), 3)
-    header = " ".join((f"<{FACILITY_AUTHPRIV * 8 + severity}>1",
-                       utc_timestamp(str(event_row["recorded_at"])),
+    header = " ".join((f"<{facility * 8 + severity}>1", utc_timestamp(recorded_at),
                        _header_field(hostname, 255), APP_NAME, _header_field(procid, 128),
-                       MSGID, "-"))
-    return header.encode("ascii") + b" " + BOM + xml
+                       _header_field(msgid, 32), "-"))
+    return header.encode("ascii") + b" " + BOM + msg
+
+
+def syslog_message(event_row: Mapping[str, Any], xml: bytes, *, hostname: str,
+                   procid: str) -> bytes:
+    """The audit event as SYSLOG-MSG: authpriv, severity by outcome, the A.5 XML as MSG."""
+    return rfc5424_message(xml, facility=FACILITY_AUTHPRIV,
+                           severity=SEVERITY_BY_OUTCOME.get(int(event_row["outcome"]), 3),
+                           recorded_at=str(event_row["recorded_at"]), hostname=hostname,
+                           procid=procid, msgid=MSGID)
 
 
 def octet_counted(message: bytes) -> bytes:
@@ -111,17 +121,27 @@ def octet_counted(message: bytes) -> bytes:
     return str(len(message)).encode("ascii") + b" " + message
 
 
-class SyslogForwarder:
-    """Sends the audit trail to one collector, in order, from a cursor kept in the database."""
+class SyslogQueue(Protocol):
+    """A feed's entries in ``seq`` order and how far each collector has taken them."""
 
-    def __init__(self, database: Database, audit: AuditTrail, collector: SyslogCollector, *,
-                 source_id: str, enterprise_site: str = "", hostname: str | None = None,
+    feed: str  # names the feed in messages and logs: "audit"
+    items: str  # what it holds, counted: "audit event(s)"
+
+    def cursor(self, collector: str) -> int: ...
+    def advance(self, collector: str, seq: int) -> None: ...
+    def pending(self, after_seq: int) -> int: ...
+    def batch(self, after_seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` (seq, SYSLOG-MSG) pairs after ``after_seq``, oldest first."""
+        ...
+
+
+class FeedForwarder:
+    """Sends one queue to one collector, in order, from a cursor kept in the database."""
+
+    def __init__(self, queue: SyslogQueue, collector: SyslogCollector, *,
                  batch_size: int = 200, timeout: float = 10.0, first_retry: float = 2.0,
                  longest_retry: float = 300.0, acceptance_wait: float = 0.2) -> None:
-        self.collector = collector
-        self._database, self._audit = database, audit
-        self._source_id, self._enterprise_site = source_id, enterprise_site
-        self._hostname = hostname or socket.gethostname()
+        self.collector, self.queue = collector, queue
         self._context = collector.tls_context()
         self._batch_size, self._timeout = batch_size, timeout
         self._first_retry, self._longest_retry = first_retry, longest_retry
@@ -134,30 +154,14 @@ class SyslogForwarder:
     # ---- the queue -------------------------------------------------------------------------
 
     def cursor(self) -> int:
-        """``seq`` of the last event the collector took (0: none yet)."""
-        rows = self._database.query(
-            "SELECT last_forwarded_seq FROM audit_forwarding WHERE collector = ?",
-            [self.collector.name])
-        return int(rows[0]["last_forwarded_seq"]) if rows else 0
+        """``seq`` of the last entry the collector took (0: none yet)."""
+        return self.queue.cursor(self.collector.name)
 
     def pending(self) -> int:
-        rows = self._database.query("SELECT count(*) AS n FROM audit_events WHERE seq > ?",
-                                    [self.cursor()])
-        return int(rows[0]["n"])
-
-    def _advance(self, seq: int) -> None:
-        # never backwards, even if another process forwarded further meanwhile
-        with self._database.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO audit_forwarding (collector, last_forwarded_seq, last_forwarded_at) "
-                "VALUES (?, ?, ?) ON CONFLICT(collector) DO UPDATE SET "
-                "last_forwarded_seq = excluded.last_forwarded_seq, "
-                "last_forwarded_at = excluded.last_forwarded_at "
-                "WHERE excluded.last_forwarded_seq > audit_forwarding.last_forwarded_seq",
-                [self.collector.name, seq, datetime.now(UTC).isoformat()])
+        return self.queue.pending(self.cursor())
 
     def forward_pending(self, now: float | None = None) -> int:
-        """One pass: send every queued event in order; returns how many the collector took.
+        """One pass: send every queued entry in order; returns how many the collector took.
 
         ``now`` (monotonic seconds) lets the caller drive the back-off: after a failure the
         next attempt waits 2, 4, 8 … up to 300 s, and a call before then sends nothing.
@@ -169,32 +173,26 @@ class SyslogForwarder:
                 return 0
             sent = 0
             try:
-                while rows := self._audit.events(since_seq=self.cursor(), limit=self._batch_size):
-                    self._deliver([self._frame(row) for row in rows])
-                    self._advance(int(rows[-1]["seq"]))
-                    sent += len(rows)
+                while batch := self.queue.batch(self.cursor(), self._batch_size):
+                    self._deliver([octet_counted(message) for _, message in batch])
+                    self.queue.advance(self.collector.name, batch[-1][0])
+                    sent += len(batch)
             except TeleradError as exc:
                 self._failures += 1
                 delay = min(self._longest_retry, self._first_retry * 2 ** (self._failures - 1))
                 self.retry_at, self.last_error = now + delay, str(exc)
                 if isinstance(exc, CollectorUnavailable):
                     raise CollectorUnavailable(
-                        f"{exc}; {self.pending()} audit event(s) stay queued") from exc
+                        f"{exc}; {self.pending()} {self.queue.items} stay queued") from exc
                 raise
             self._failures, self.retry_at, self.last_error = 0, float("-inf"), ""
             return sent
-
-    def _frame(self, row: Mapping[str, Any]) -> bytes:
-        xml = render_audit_message(dict(row), source_id=self._source_id,
-                                   enterprise_site=self._enterprise_site)
-        return octet_counted(syslog_message(row, xml, hostname=self._hostname,
-                                            procid=str(os.getpid())))
 
     # ---- the TLS session ----------------------------------------------------------------
 
     def _deliver(self, frames: Sequence[bytes]) -> None:
         """One session per batch: handshake, accepted, every frame, closed by the collector."""
-        host = self.collector.host
+        host, feed = self.collector.host, self.queue.feed
         try:
             started = time.monotonic()
             with socket.create_connection((host, self.collector.port), self._timeout) as raw:
@@ -213,7 +211,7 @@ class SyslogForwarder:
         except OSError as exc:  # ssl.SSLError and socket timeouts included
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise CollectorUnavailable(
-                f"audit collector {self.collector.name} did not take the audit feed: {reason}"
+                f"{feed} collector {self.collector.name} did not take the {feed} feed: {reason}"
             ) from exc
 
     def _expect_open(self, tls: ssl.SSLSocket, seconds: float, when: str) -> None:
@@ -221,7 +219,7 @@ class SyslogForwarder:
 
         A collector refusing our certificate closes right after the handshake, which TLS 1.3
         completes on our side before the server has checked it; one that breaks while we
-        write has closed before our close_notify. Either way its events are not counted.
+        write has closed before our close_notify. Either way its entries are not counted.
         """
         tls.settimeout(seconds)
         try:
@@ -243,7 +241,7 @@ class SyslogForwarder:
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(poll_seconds,),
-                                        name="audit-syslog-forwarder", daemon=True)
+                                        name=f"{self.queue.feed}-syslog-forwarder", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -258,14 +256,70 @@ class SyslogForwarder:
             try:
                 sent = self.forward_pending()
                 if sent or (failing and not self.last_error):
-                    LOG.info("audit feed: %d event(s) sent to %s", sent, self.collector.name)
+                    LOG.info("%s feed: %d %s sent to %s", self.queue.feed, sent,
+                             self.queue.items, self.collector.name)
                 failing = bool(self.last_error)
             except TeleradError as exc:
                 if not failing:  # once per outage, not at every retry
-                    LOG.warning("audit feed paused: %s", exc)
+                    LOG.warning("%s feed paused: %s", self.queue.feed, exc)
                 failing = True
             if self._stop.wait(poll_seconds):
                 return
+
+
+class AuditQueue:
+    """The audit trail as a syslog queue: PS3.15 A.5 XML per event, cursor in
+    ``audit_forwarding``."""
+
+    feed, items = "audit", "audit event(s)"
+
+    def __init__(self, database: Database, audit: AuditTrail, *, source_id: str,
+                 enterprise_site: str = "", hostname: str | None = None) -> None:
+        self._database, self._audit = database, audit
+        self._source_id, self._enterprise_site = source_id, enterprise_site
+        self._hostname = hostname or socket.gethostname()
+
+    def cursor(self, collector: str) -> int:
+        rows = self._database.query(
+            "SELECT last_forwarded_seq FROM audit_forwarding WHERE collector = ?", [collector])
+        return int(rows[0]["last_forwarded_seq"]) if rows else 0
+
+    def pending(self, after_seq: int) -> int:
+        rows = self._database.query("SELECT count(*) AS n FROM audit_events WHERE seq > ?",
+                                    [after_seq])
+        return int(rows[0]["n"])
+
+    def advance(self, collector: str, seq: int) -> None:
+        # never backwards, even if another process forwarded further meanwhile
+        with self._database.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO audit_forwarding (collector, last_forwarded_seq, last_forwarded_at) "
+                "VALUES (?, ?, ?) ON CONFLICT(collector) DO UPDATE SET "
+                "last_forwarded_seq = excluded.last_forwarded_seq, "
+                "last_forwarded_at = excluded.last_forwarded_at "
+                "WHERE excluded.last_forwarded_seq > audit_forwarding.last_forwarded_seq",
+                [collector, seq, datetime.now(UTC).isoformat()])
+
+    def batch(self, after_seq: int, limit: int) -> list[tuple[int, bytes]]:
+        return [(int(row["seq"]), self._message(row))
+                for row in self._audit.events(since_seq=after_seq, limit=limit)]
+
+    def _message(self, row: Mapping[str, Any]) -> bytes:
+        xml = render_audit_message(dict(row), source_id=self._source_id,
+                                   enterprise_site=self._enterprise_site)
+        return syslog_message(row, xml, hostname=self._hostname, procid=str(os.getpid()))
+
+
+class SyslogForwarder(FeedForwarder):
+    """The audit feed: the audit trail forwarded to one collector (IHE ATNA)."""
+
+    def __init__(self, database: Database, audit: AuditTrail, collector: SyslogCollector, *,
+                 source_id: str, enterprise_site: str = "", hostname: str | None = None,
+                 **pacing: Any) -> None:
+        """``pacing``: batch_size, timeout, first_retry, longest_retry, acceptance_wait."""
+        queue = AuditQueue(database, audit, source_id=source_id,
+                           enterprise_site=enterprise_site, hostname=hostname)
+        super().__init__(queue, collector, **pacing)
 
 
 def forwarder_from_settings(settings: Any, database: Database,

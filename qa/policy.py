@@ -27,6 +27,7 @@ class QaPolicy:
     min_lmax: float = 350.0
     min_bits: int = 8
     max_uniformity_percent: float = 30.0
+    modalities: list[str] = field(default_factory=lambda: ["CT", "MR", "CR", "DX"])
     min_megapixels: dict[str, float] = field(default_factory=dict)
     max_pixel_pitch_mm: dict[str, float] = field(default_factory=dict)
 

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session
+from app.compliance_forward import compliance_forwarder_from_settings
 from app.delivery import DeliveryWorker
+from app.display_qa import DisplayQa
 from app.errors import TeleradError
 from app.node import StorageNode
 from app.reports import ReportDesk
@@ -21,9 +23,11 @@ from app.syslog_forward import forwarder_from_settings
 from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
+from app.ui.qa_dialog import DisplayQaDialog, connected_screens
 from app.users import UserDirectory
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
+from qa.schedule import Light
 from reporting.ui.editor import ReportEditor
 from resources import read_text
 from viewer.overlay_text import dicom_date
@@ -50,17 +54,28 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     feed = forwarder_from_settings(workstation.settings, workstation.database, workstation.audit)
     if feed is not None:  # the audit feed runs whenever the workstation does
         feed.start()
+    display_qa = DisplayQa(workstation)
+    compliance_feed = compliance_forwarder_from_settings(
+        workstation.settings, workstation.database, display_qa.log)
+    if compliance_feed is not None:
+        compliance_feed.start()
+    screens = connected_screens()  # the posture check of this sign-in, off the GUI thread
+    QThreadPool.globalInstance().start(
+        lambda: display_qa.record_posture(screens, now=datetime.now(UTC)))
     own_node = node is None
     node, node_text = _start_node(workstation) if node is None else (node, "")
     desk = ReportDesk(workstation, access, lambda user, code, now: authenticator.verify_code(
-        user, code, now))
+        user, code, now), display_qa)
     editor = ReportEditor(desk)
     window = MainWindow(access, node_text=node_text or _describe_node(node, demo_feed),
-                        report_panel=editor, statuses=desk.statuses)
+                        report_panel=editor, statuses=desk.statuses,
+                        qa_status=lambda: display_qa.status(datetime.now(UTC)))
     relay.progress.connect(window.show_progress)
     readers = ComparisonOpener(workstation, access, window)
+    window.display_warning_changed.connect(readers.warn_display)
     window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor, desk))
     outbox = _start_outbox(workstation, window, editor)
+    _offer_display_qa(workstation, display_qa, session.username, window)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
     _schedule_retention(workstation, window)
     window.resize(window.screen().availableSize() * 0.92)
@@ -76,6 +91,34 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
             node.stop()
         if feed is not None:
             feed.stop()
+        if compliance_feed is not None:
+            compliance_feed.stop()
+
+
+def _offer_display_qa(workstation: Workstation, display_qa: DisplayQa, user: str,
+                      window: MainWindow) -> None:
+    """A "Display QA…" button beside the light; when QA is due, the reporter is asked."""
+    def open_dialog() -> None:
+        dialog = DisplayQaDialog(display_qa, user, simulated=workstation.settings[
+            "profile.demo"], parent=window)
+        dialog.finished.connect(lambda _code: window.refresh())
+        dialog.open()
+
+    button = QPushButton("Display QA…")
+    button.clicked.connect(open_dialog)
+    window.statusBar().addPermanentWidget(button)
+
+    def ask_if_due() -> None:
+        status = display_qa.status(datetime.now(UTC))
+        if status.light is Light.GREEN:
+            return
+        question = QMessageBox(QMessageBox.Icon.Question, "Display QA",
+                               f"Display QA: {status.reason}. Run it now?",
+                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                               window)
+        question.accepted.connect(open_dialog)
+        question.open()
+    QTimer.singleShot(1000, ask_if_due)
 
 
 class _DeliveryRelay(QObject):
@@ -192,9 +235,14 @@ class ComparisonOpener:
             window.span_screens(screens[0].availableGeometry(), screens[1].availableGeometry())
         else:
             window.resize(self._main.size())
+        window.warn_display(self._main.qa_warning)
         window.show()
         self.windows.append(window)
         return window
+
+    def warn_display(self, text: str) -> None:
+        for window in self.windows:
+            window.warn_display(text)
 
 
 def _start_node(workstation: Workstation) -> tuple[StorageNode | None, str]:

@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
 from app.access import StudyAccess
 from app.store import StudyStore, StudySummary
 from app.ui.worklist import WorklistModel, WorklistView
+from qa.schedule import Light, QaStatus
 from reporting.records import ReportStatus
 from viewer.ui.background import BackgroundRunner
 
+QA_COLOURS = {Light.GREEN: "#3fb950", Light.AMBER: "#f0b429", Light.RED: "#ff6b6b"}
 REFRESH_DEBOUNCE_MS = 250
 PERIODIC_REFRESH_MS = 5000  # "receiving…" turns "complete" after the quiet period
 
@@ -39,10 +41,12 @@ class MainWindow(QMainWindow):
     """Thin view: asks the store for the worklist in a worker and shows it."""
 
     open_requested = Signal(str)  # study UID: double-click or Enter on a worklist row
+    display_warning_changed = Signal(str)  # "" or NOT FOR DIAGNOSTIC USE — display QA …
 
     def __init__(self, access: StudyAccess, *, node_text: str = "",
                  report_panel: QWidget | None = None,
-                 statuses: Callable[[], dict[str, ReportStatus]] = dict) -> None:
+                 statuses: Callable[[], dict[str, ReportStatus]] = dict,
+                 qa_status: Callable[[], QaStatus] | None = None) -> None:
         """``access``: the signed-in user's view of the store; the worklist is theirs.
         ``report_panel`` sits beside the worklist; ``statuses`` gives report states."""
         super().__init__()
@@ -74,6 +78,12 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.hide()
         self.statusBar().addPermanentWidget(self.progress)
+        self.qa_light = QLabel("")
+        self.qa_light.setObjectName("qa-light")
+        self._qa_status = qa_status
+        self.qa_warning = ""
+        if qa_status is not None:
+            self.statusBar().addPermanentWidget(self.qa_light)
         self.statusBar().addPermanentWidget(self.node_label)
         self._runner = BackgroundRunner(self)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_DEBOUNCE_MS)
@@ -89,6 +99,18 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         self._runner.run(lambda: (self._access.list_studies(), self._statuses()),
                          self._show_studies, self._show_error)
+        if self._qa_status is not None:
+            self._runner.run(self._qa_status, self.show_qa_status, self._show_error)
+
+    def show_qa_status(self, status: QaStatus) -> None:
+        """The always-visible display QA light; red also puts a banner on every viewport."""
+        colour = QA_COLOURS[status.light]
+        self.qa_light.setText(f"<span style='color:{colour}'>●</span> Display QA: "
+                              f"{status.reason}")
+        self.qa_light.setToolTip(status.warning or "this display passed its QA")
+        if status.warning != self.qa_warning:
+            self.qa_warning = status.warning
+            self.display_warning_changed.emit(status.warning)
 
     def _show_studies(self, found: tuple[list[StudySummary], dict[str, ReportStatus]]) -> None:
         studies, statuses = found

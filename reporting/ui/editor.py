@@ -53,7 +53,9 @@ class ReportService(Protocol):
     def open_draft(self, study_uid: str, kind: PartKind, *, now: datetime,
                    prior: Any = None) -> Draft: ...
     def save_draft(self, draft: Draft, *, now: datetime) -> None: ...
-    def sign(self, draft: Draft, code: str, *, now: datetime) -> Report: ...
+    def sign(self, draft: Draft, code: str, *, now: datetime,
+             qa_override: str = "") -> Report: ...
+    def display_warning(self) -> tuple[str, bool]: ...
     def report(self, study_uid: str) -> Report: ...
     def delivery_lines(self, study_uid: str) -> list[str]: ...
     def macros(self) -> Mapping[str, str]: ...
@@ -321,13 +323,30 @@ class ReportEditor(QWidget):
         except ReportError as exc:
             QMessageBox.warning(self, "Not ready to sign", str(exc))
             return
+        override = self._display_override()
+        if override is None:
+            return
         code = self.ask_code()
         if not code:
             return
         self.sign_button.setEnabled(False)
         self.state.setText("Signing…")
-        self._runner.run(lambda: self._service.sign(draft, code.strip(), now=_now()),
+        self._runner.run(lambda: self._service.sign(draft, code.strip(), now=_now(),
+                                                    qa_override=override),
                          self._signed, self._sign_failed)
+
+    def _display_override(self) -> str | None:
+        """"" on a display fit for diagnosis; else the reporter's reason to sign anyway
+        (None: not signing — no reason given, or the policy forbids it)."""
+        warning, may_override = self._service.display_warning()
+        if not warning:
+            return ""
+        if not may_override:
+            QMessageBox.warning(self, "Not signed", f"{warning}. The policy forbids signing "
+                                "until the display passes its QA.")
+            return None
+        reason = self.ask_reason(f"{warning}.\nWhy sign on this display anyway? (audited)")
+        return reason.strip() if reason and reason.strip() else None
 
     def _signed(self, report: Report) -> None:
         self._draft, self._dirty = None, False
@@ -362,7 +381,7 @@ class ReportEditor(QWidget):
         return code if ok else None
 
     def _ask_reason(self, question: str) -> str | None:
-        reason, ok = QInputDialog.getMultiLineText(self, "Return to referrer", question)
+        reason, ok = QInputDialog.getMultiLineText(self, "Reason", question)
         return reason if ok else None
 
     def hide_patient_data(self, hidden: bool) -> None:

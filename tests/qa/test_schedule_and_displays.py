@@ -70,8 +70,8 @@ def test_a_changed_or_swapped_display_is_noticed() -> None:
 
 
 def test_profile_policy_overrides_the_defaults_and_names_mistakes(tmp_path: Path) -> None:
-    expected = QaPolicy(7, 1, True, "primary", 350.0, 8, 30.0, POLICY.min_megapixels,
-                        {"MG": 0.2})
+    expected = QaPolicy(7, 1, True, "primary", 350.0, 8, 30.0, ["CT", "MR", "CR", "DX"],
+                        POLICY.min_megapixels, {"MG": 0.2})
     assert expected == POLICY
     assert POLICY.min_megapixels["CT"] == 3.0
     profile = tmp_path / "policy.toml"

@@ -1,0 +1,135 @@
+"""Display QA for this workstation: run it, record it, and say whether the screen is fit.
+
+Wires qa/ (GSDF maths, checks, patterns, status) to the profile: results go into the
+signed compliance log (qa/compliance.py) and the audit trail (110100 Application
+Activity); the status light and the NOT FOR DIAGNOSTIC USE banner read them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import keyring
+
+from app import __version__
+from app.audit import AuditEvent, EventId, EventType, Outcome
+from app.workstation import Workstation
+from qa.compliance import ComplianceLog, EntryKind, signing_key
+from qa.displays import ScreenInfo, check_screen, display_changes
+from qa.luminance import LuminanceReadings, evaluate
+from qa.policy import QaPolicy, load_qa_policy
+from qa.posture import posture_payload, posture_report
+from qa.schedule import QaRecord, QaStatus, qa_status
+
+POLICY_FILE = "policy.toml"
+
+
+class QaOverrideRefused(Exception):
+    """The policy forbids signing on a display that failed or missed its QA."""
+
+
+@dataclass(frozen=True)
+class QaRunResult:
+    passed: bool
+    reasons: tuple[str, ...]
+    payload: dict
+
+
+def _luminance_part(readings: LuminanceReadings | None, policy: QaPolicy
+                    ) -> tuple[dict, list[str]]:
+    if readings is None:
+        return {"measured": False}, []
+    result = evaluate(readings, display_class=policy.display_class, min_lmax=policy.min_lmax)
+    criteria = [{"name": c.name, "value": c.value, "limit": c.limit, "status": str(c.status),
+                 "unit": c.unit} for c in result.criteria]
+    failed = [f"{c.name}: {c.value:.3g} (limit {c.limit:.3g} {c.unit})".strip()
+              for c in result.failures]
+    return {"measured": True, "levels": list(readings.levels),
+            "luminances": list(readings.luminances), "ambient": readings.ambient,
+            "max_gsdf_error": result.max_error, "criteria": criteria}, failed
+
+
+@dataclass
+class DisplayQa:
+    """The profile's display QA: policy, log, status, runs and overrides."""
+
+    workstation: Workstation
+
+    def __post_init__(self) -> None:
+        now = datetime.now().astimezone()
+        self.log = ComplianceLog(self.workstation.database,
+                                 signing_key(self.workstation.database, now))
+
+    def policy(self) -> QaPolicy:
+        return load_qa_policy(self.workstation.paths.root / POLICY_FILE)
+
+    def last_record(self) -> QaRecord | None:
+        """The newest automated run, with whether a visual test passed since."""
+        automated = self.log.latest(EntryKind.QA_RUN)
+        if automated is None:
+            return None
+        payload = automated.payload
+        finished = datetime.fromisoformat(automated.recorded_at)
+        visual = payload.get("visual")
+        return QaRecord(finished, bool(payload["passed"]), visual is not None,
+                        tuple(payload.get("reasons", ())))
+
+    def status(self, now: datetime) -> QaStatus:
+        return qa_status(self.last_record(), self.policy(), now)
+
+    def run(self, screens: list[ScreenInfo], readings: LuminanceReadings | None, *,
+            now: datetime, actor: str, visual: dict | None = None) -> QaRunResult:
+        """The automated part (and the visual part, when the reporter did it now)."""
+        policy = self.policy()
+        modalities = tuple(policy.modalities)
+        checks = [asdict(c) for s in screens for c in check_screen(s, policy, modalities)]
+        luminance, reasons = _luminance_part(readings, policy)
+        reasons += [f"{c['screen']} {c['name']}: {c['detail']}" for c in checks
+                    if c["status"] == "fail"]
+        if visual is not None and not visual.get("passed", False):
+            reasons.append(f"visual test: {visual.get('detail', 'targets missed')}")
+        if not screens:
+            reasons.append("no display connected to check")
+        self._note_display_change(screens, now)
+        payload = {"passed": not reasons, "reasons": reasons, "screens":
+                   [s.as_record() for s in screens], "checks": checks,
+                   "luminance": luminance, "visual": visual, "policy": asdict(policy)}
+        self.log.append(EntryKind.QA_RUN, payload, now=now)
+        self.workstation.audit.record(AuditEvent(
+            EventId.APPLICATION_ACTIVITY, "E", actor,
+            Outcome.SUCCESS if not reasons else Outcome.MINOR_FAILURE,
+            detail="display QA " + ("passed" if not reasons else "failed: "
+                                    + "; ".join(reasons))[:500], recorded_at=now.isoformat()))
+        return QaRunResult(not reasons, tuple(reasons), payload)
+
+    def _note_display_change(self, screens: list[ScreenInfo], now: datetime) -> None:
+        last = self.log.latest(EntryKind.QA_RUN)
+        baseline = [ScreenInfo(**s) for s in last.payload.get("screens", [])] if last else []
+        changes = display_changes(screens, baseline)
+        if last is not None and changes:
+            self.log.append(EntryKind.DISPLAY_CHANGE, {"changes": changes}, now=now)
+
+    def record_posture(self, displays: list[ScreenInfo], *, now: datetime) -> None:
+        """The device posture check at a sign-in (issue: every login), into the log."""
+        backend = type(keyring.get_keyring())
+        records = [{"name": s.identity, "status": "pass" if s.scaling == 1.0 else "fail",
+                    **s.as_record()} for s in displays]
+        checks = posture_report(__version__, f"{backend.__module__}.{backend.__name__}",
+                                records, now=now)
+        self.log.append(EntryKind.POSTURE, posture_payload(checks), now=now)
+
+    def override(self, user: str, reason: str, status: QaStatus, *, now: datetime) -> None:
+        """Sign on an unfit display: only with a reason, audited, unless forbidden."""
+        if not self.policy().allow_override:
+            raise QaOverrideRefused(f"{status.warning}; the policy forbids signing until the "
+                                    "display passes its QA")
+        if not reason.strip():
+            raise QaOverrideRefused(f"{status.warning}: give a reason to sign anyway")
+        self.log.append(EntryKind.QA_OVERRIDE, {"user": user, "reason": reason.strip(),
+                                                "status": status.reason}, now=now)
+        self.workstation.audit.record(AuditEvent(
+            EventId.SECURITY_ALERT, "E", user, Outcome.MINOR_FAILURE,
+            event_type=EventType.USE_OF_RESTRICTED_FUNCTION,
+            detail=f"signed on a display not fit for diagnosis ({status.reason}): "
+                   f"{reason.strip()}"[:500], recorded_at=now.isoformat()))

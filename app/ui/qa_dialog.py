@@ -1,0 +1,119 @@
+"""Display QA from the main window: meterless checks, meter readings, the visual test.
+
+The automated part needs no person; the visual part needs the reporter to find targets.
+Results go to the signed compliance log through app.display_qa.DisplayQa.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QGuiApplication, QScreen
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.display_qa import DisplayQa
+from qa.displays import ScreenInfo
+from qa.luminance import LuminanceReadings, SimulatedDisplay, measure, readings_from_csv
+from qa.patterns import PatternError
+from qa.ui.visual_test import VisualTestDialog
+from qa.visual import VisualTest, visual_rounds
+
+PROMPT_BAR_PX = 80
+
+
+def screen_info(screen: QScreen) -> ScreenInfo:
+    """What Qt knows of a connected screen (physical pixels; None where the OS is silent)."""
+    ratio = screen.devicePixelRatio()
+    physical = screen.physicalSize()
+    depth = screen.depth()
+    return ScreenInfo(
+        screen.name(), round(screen.size().width() * ratio),
+        round(screen.size().height() * ratio),
+        physical.width() or None, physical.height() or None,
+        depth // 3 if depth >= 24 else None, screen.refreshRate() or None, ratio,
+        screen.manufacturer(), screen.model(), screen.serialNumber())
+
+
+def connected_screens() -> list[ScreenInfo]:
+    return [screen_info(s) for s in QGuiApplication.screens()]
+
+
+class DisplayQaDialog(QDialog):
+    """Run the weekly QA now; ``simulated`` offers the demo's simulated meter."""
+
+    def __init__(self, display_qa: DisplayQa, user: str, *, simulated: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Display QA")
+        self._qa, self._user = display_qa, user
+        self.readings: LuminanceReadings | None = None
+        self.status = QLabel(display_qa.status(datetime.now(UTC)).reason)
+        self.meter = QLabel("Meter: none (meterless checks and the visual test only)")
+        self.outcome = QLabel("")
+        self.outcome.setWordWrap(True)
+        import_csv = QPushButton("Import meter readings (CSV)…")
+        import_csv.clicked.connect(self._import)
+        start = QPushButton("Start the visual test")
+        start.clicked.connect(self.run)
+        buttons = QHBoxLayout()
+        buttons.addWidget(import_csv)
+        if simulated:
+            demo = QPushButton("Use the simulated meter (demo)")
+            demo.clicked.connect(self._simulate)
+            buttons.addWidget(demo)
+        buttons.addWidget(start)
+        layout = QVBoxLayout(self)
+        for widget in (QLabel("Last result:"), self.status, self.meter):
+            layout.addWidget(widget)
+        layout.addLayout(buttons)
+        layout.addWidget(self.outcome)
+
+    def _import(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Meter readings", "", "CSV (*.csv)")
+        if not name:
+            return
+        try:
+            self.readings = readings_from_csv(Path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Readings not imported", str(exc))
+            return
+        self.meter.setText(f"Meter: {len(self.readings.levels)} levels from {name}")
+
+    def _simulate(self) -> None:
+        self.readings = measure(SimulatedDisplay(1.0, 420.0, 0.2, seed=7))
+        self.meter.setText("Meter: simulated display (demo), 18 TG18-LN levels")
+
+    def run(self) -> None:
+        screen = self.screen()
+        size = (screen.size().width(), max(screen.size().height() - PROMPT_BAR_PX, 256))
+        try:
+            rounds = visual_rounds(size, np.random.default_rng())
+        except PatternError as exc:  # a screen too small to show the patterns 1:1
+            self._record({"passed": False, "detail": str(exc)})
+            return
+        visual = VisualTestDialog(VisualTest(rounds), self)
+        refusal = visual.scaling_refusal()
+        if refusal:
+            result = {"passed": False, "detail": refusal}
+        else:
+            visual.showFullScreen()
+            visual.exec()
+            result = visual.result or {"passed": False, "detail": "visual test not finished"}
+        self._record(result)
+
+    def _record(self, result: dict) -> None:
+        outcome = self._qa.run(connected_screens(), self.readings, now=datetime.now(UTC),
+                               actor=self._user, visual=result)
+        self.outcome.setText("Passed." if outcome.passed else
+                             "Failed: " + "; ".join(outcome.reasons))
