@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,6 +31,7 @@ from qa.ui.visual_test import VisualTestDialog
 from qa.visual import VisualTest, visual_rounds
 
 PROMPT_BAR_PX = 80
+MARGIN_PX = 12  # the dialog's layout margin around the pattern
 
 
 def screen_info(screen: QScreen) -> ScreenInfo:
@@ -96,7 +98,8 @@ class DisplayQaDialog(QDialog):
 
     def run(self) -> None:
         screen = self.screen()
-        size = (screen.size().width(), max(screen.size().height() - PROMPT_BAR_PX, 256))
+        size = (screen.size().width() - 2 * MARGIN_PX,
+                max(screen.size().height() - PROMPT_BAR_PX - 2 * MARGIN_PX, 256))
         try:
             rounds = visual_rounds(size, np.random.default_rng())
         except PatternError as exc:  # a screen too small to show the patterns 1:1
@@ -107,7 +110,8 @@ class DisplayQaDialog(QDialog):
         if refusal:
             result = {"passed": False, "detail": refusal}
         else:
-            visual.showFullScreen()
+            visual.setGeometry(screen.geometry())  # full screen with or without a WM
+            visual.setWindowState(Qt.WindowState.WindowFullScreen)
             visual.exec()
             result = visual.result or {"passed": False, "detail": "visual test not finished"}
         self._record(result)
@@ -117,3 +121,4 @@ class DisplayQaDialog(QDialog):
                                actor=self._user, visual=result)
         self.outcome.setText("Passed." if outcome.passed else
                              "Failed: " + "; ".join(outcome.reasons))
+        self.status.setText(self._qa.status(datetime.now(UTC)).reason)

@@ -27,6 +27,7 @@ class _PatternView(QWidget):
         self._pixels = pixels.copy(order="C")  # QImage borrows the buffer
         self._image = QImage(self._pixels.data, width, height, width,
                              QImage.Format.Format_Grayscale8)
+        self.setMinimumSize(width, height)  # never squeezed: the pattern shows 1:1
         self.update()
 
     def _origin(self) -> QPoint:
@@ -61,6 +62,7 @@ class VisualTestDialog(QDialog):
         bar.addWidget(self.prompt, 1)
         bar.addWidget(cannot)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)  # MARGIN_PX of the caller's size
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
         self._show_round()

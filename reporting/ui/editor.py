@@ -189,6 +189,7 @@ class ReportEditor(QWidget):
         layout.addWidget(self.signed_view, 1)
         layout.addWidget(scroll, 2)
         self._fields = scroll
+        layout.addStretch(0)  # takes the space only when no report is shown
         layout.addLayout(buttons)
 
     # ---- opening -------------------------------------------------------------------------
