@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -105,6 +106,8 @@ def cmd_compliance_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_compliance_export(args: argparse.Namespace) -> int:
+    if args.format == "pdf":
+        return _export_pdf(args)
     workstation = open_workstation(profile_root(args))
     try:
         data = DisplayQa(workstation).log.export(args.format)
@@ -115,6 +118,26 @@ def cmd_compliance_export(args: argparse.Namespace) -> int:
         print(f"compliance log exported as {args.format} to {args.out}")
     else:
         sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+def _export_pdf(args: argparse.Namespace) -> int:
+    """The log as an A4 PDF for IT: key, verification, entries, the latest GSDF plot."""
+    if not args.out:
+        raise ConfigError("--format pdf needs --out FILE.pdf")
+    from app.qa_report import compliance_pdf, verification_line
+
+    workstation = open_workstation(profile_root(args))
+    try:
+        log = DisplayQa(workstation).log
+        entries, key = log.entries(), public_key_pem(log.public_key)
+        title = (f"Device compliance log — {workstation.settings['node.ae_title']}"
+                 f"@{socket.gethostname()}")
+    finally:
+        workstation.close()
+    compliance_pdf(entries, key, Path(args.out), title=title,
+                   verification=verification_line(entries, key))
+    print(f"compliance log exported as pdf to {args.out}")
     return EXIT_OK
 
 
@@ -157,10 +180,11 @@ def register_qa_commands(commands: argparse._SubParsersAction, add: Add) -> None
     show.add_argument("--limit", type=int, default=0, help="only the last N entries")
     add("verify", cmd_compliance_verify, "check the chain and every signature: exit 0 "
         "intact (and print the public key), 1 naming the first bad entry", log_actions)
-    export = add("export", cmd_compliance_export, "the whole log as csv or json",
-                 log_actions)
-    export.add_argument("--format", choices=("csv", "json"), default="json")
+    export = add("export", cmd_compliance_export, "the whole log as csv or json, or as a "
+                 "pdf report (key, verification, entries, latest GSDF plot)", log_actions)
+    export.add_argument("--format", choices=("csv", "json", "pdf"), default="json")
     add("forward", cmd_compliance_forward, "send entries not yet sent to the syslog "
         "collector (audit.syslog.host; `serve` and the app do it on their own): exit 1, "
         "entries kept, if it cannot be reached", log_actions)
-    export.add_argument("--out", metavar="FILE", help="file to write (default: stdout)")
+    export.add_argument("--out", metavar="FILE",
+                        help="file to write (default: stdout; required for pdf)")

@@ -7,6 +7,7 @@ Activity); the status light and the NOT FOR DIAGNOSTIC USE banner read them back
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -15,9 +16,16 @@ import keyring
 from app import __version__
 from app.audit import AuditEvent, EventId, EventType, Outcome
 from app.workstation import Workstation
+from qa import self_assessment as dse
 from qa.compliance import ComplianceLog, EntryKind, signing_key
 from qa.displays import ScreenInfo, check_screen, display_changes
-from qa.luminance import LuminanceReadings, evaluate
+from qa.luminance import (
+    LuminanceReadings,
+    Status,
+    drift_criterion,
+    evaluate,
+    uniformity_criterion,
+)
 from qa.policy import QaPolicy, load_qa_policy
 from qa.posture import posture_payload, posture_report
 from qa.schedule import QaRecord, QaStatus, qa_status
@@ -36,18 +44,34 @@ class QaRunResult:
     payload: dict
 
 
-def _luminance_part(readings: LuminanceReadings | None, policy: QaPolicy
+def _luminance_part(readings: LuminanceReadings | None, policy: QaPolicy,
+                    uniformity: Sequence[float], baseline: LuminanceReadings | None
                     ) -> tuple[dict, list[str]]:
+    """GSDF conformance, LR', ambient, uniformity and drift from the baseline (TG18/TG270)."""
     if readings is None:
         return {"measured": False}, []
     result = evaluate(readings, display_class=policy.display_class, min_lmax=policy.min_lmax)
-    criteria = [{"name": c.name, "value": c.value, "limit": c.limit, "status": str(c.status),
-                 "unit": c.unit} for c in result.criteria]
+    criteria = list(result.criteria)
+    if uniformity:
+        criteria.append(uniformity_criterion(uniformity, limit=policy.max_uniformity_percent))
+    if baseline is not None:
+        criteria.append(drift_criterion(readings, baseline))
     failed = [f"{c.name}: {c.value:.3g} (limit {c.limit:.3g} {c.unit})".strip()
-              for c in result.failures]
+              for c in criteria if c.status is Status.FAIL]
     return {"measured": True, "levels": list(readings.levels),
             "luminances": list(readings.luminances), "ambient": readings.ambient,
-            "max_gsdf_error": result.max_error, "criteria": criteria}, failed
+            "uniformity_points": list(uniformity), "baseline": baseline is not None,
+            "max_gsdf_error": result.max_error,
+            "criteria": [{"name": c.name, "value": c.value, "limit": c.limit,
+                          "status": str(c.status), "unit": c.unit} for c in criteria]}, failed
+
+
+def _readings_of(payload: dict) -> LuminanceReadings | None:
+    luminance = payload.get("luminance", {})
+    if not luminance.get("measured"):
+        return None
+    return LuminanceReadings(tuple(luminance["levels"]), tuple(luminance["luminances"]),
+                             luminance["ambient"])
 
 
 @dataclass
@@ -78,13 +102,20 @@ class DisplayQa:
     def status(self, now: datetime) -> QaStatus:
         return qa_status(self.last_record(), self.policy(), now)
 
+    def baseline(self) -> LuminanceReadings | None:
+        """The first meter readings recorded: what later runs are compared with (drift)."""
+        measured = (_readings_of(e.payload) for e in self.log.entries()
+                    if e.kind == EntryKind.QA_RUN)
+        return next((r for r in measured if r is not None), None)
+
     def run(self, screens: list[ScreenInfo], readings: LuminanceReadings | None, *,
-            now: datetime, actor: str, visual: dict | None = None) -> QaRunResult:
+            now: datetime, actor: str, visual: dict | None = None,
+            uniformity: Sequence[float] = ()) -> QaRunResult:
         """The automated part (and the visual part, when the reporter did it now)."""
         policy = self.policy()
         modalities = tuple(policy.modalities)
         checks = [asdict(c) for s in screens for c in check_screen(s, policy, modalities)]
-        luminance, reasons = _luminance_part(readings, policy)
+        luminance, reasons = _luminance_part(readings, policy, uniformity, self.baseline())
         reasons += [f"{c['screen']} {c['name']}: {c['detail']}" for c in checks
                     if c["status"] == "fail"]
         if visual is not None and not visual.get("passed", False):
@@ -133,3 +164,17 @@ class DisplayQa:
             event_type=EventType.USE_OF_RESTRICTED_FUNCTION,
             detail=f"signed on a display not fit for diagnosis ({status.reason}): "
                    f"{reason.strip()}"[:500], recorded_at=now.isoformat()))
+
+    def record_self_assessment(self, user: str, answers: dse.SelfAssessment, *,
+                               now: datetime) -> dse.AssessmentResult:
+        """The reporter's DSE checklist into the log; an incomplete one is refused."""
+        result = dse.evaluate(answers)
+        self.log.append(EntryKind.SELF_ASSESSMENT, result.payload(user), now=now)
+        return result
+
+    def self_assessment_due(self, user: str, now: datetime) -> bool:
+        """True on the user's first use and a year after their latest self-assessment."""
+        latest = next((entry for entry in reversed(self.log.entries())
+                       if entry.kind == EntryKind.SELF_ASSESSMENT
+                       and entry.payload.get("user") == user), None)
+        return dse.due(datetime.fromisoformat(latest.recorded_at) if latest else None, now)

@@ -59,6 +59,7 @@ class EntryKind(StrEnum):
     DISPLAY_CHANGE = "display-change"
     POSTURE = "posture"
     QA_OVERRIDE = "qa-override"
+    SELF_ASSESSMENT = "self-assessment"  # the reporter's yearly DSE checklist
 
 
 class Problem(StrEnum):

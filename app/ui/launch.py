@@ -24,6 +24,7 @@ from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
 from app.ui.qa_dialog import DisplayQaDialog, connected_screens
+from app.ui.self_assessment_dialog import SelfAssessmentDialog
 from app.users import UserDirectory
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
@@ -76,6 +77,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor, desk))
     outbox = _start_outbox(workstation, window, editor)
     _offer_display_qa(workstation, display_qa, session.username, window)
+    _offer_self_assessment(display_qa, session.username, window)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
     _schedule_retention(workstation, window)
     window.resize(window.screen().availableSize() * 0.92)
@@ -119,6 +121,25 @@ def _offer_display_qa(workstation: Workstation, display_qa: DisplayQa, user: str
         question.accepted.connect(open_dialog)
         question.open()
     QTimer.singleShot(1000, ask_if_due)
+
+
+def _offer_self_assessment(display_qa: DisplayQa, user: str, window: MainWindow) -> None:
+    """On first use and yearly, ask the reporter for the DSE self-assessment."""
+    if not display_qa.self_assessment_due(user, datetime.now(UTC)):
+        return
+
+    def open_dialog() -> None:
+        SelfAssessmentDialog(display_qa, user, parent=window).open()
+
+    def ask() -> None:
+        question = QMessageBox(QMessageBox.Icon.Question, "Workstation self-assessment",
+                               "Your yearly display screen equipment self-assessment is due "
+                               "(a short checklist). Complete it now?",
+                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                               window)
+        question.accepted.connect(open_dialog)
+        question.open()
+    QTimer.singleShot(1500, ask)  # after the display QA question, if that is asked too
 
 
 class _DeliveryRelay(QObject):

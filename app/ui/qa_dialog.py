@@ -25,8 +25,17 @@ from PySide6.QtWidgets import (
 
 from app.display_qa import DisplayQa
 from qa.displays import ScreenInfo
-from qa.luminance import LuminanceReadings, SimulatedDisplay, measure, readings_from_csv
+from qa.luminance import (
+    LuminanceReadings,
+    SimulatedDisplay,
+    evaluate,
+    measure,
+    readings_from_csv,
+)
+from qa.meter_session import MeterSession, meter_steps
 from qa.patterns import PatternError
+from qa.ui.gsdf_plot import GsdfPlot
+from qa.ui.meter_dialog import MeterDialog
 from qa.ui.visual_test import VisualTestDialog
 from qa.visual import VisualTest, visual_rounds
 
@@ -64,11 +73,15 @@ class DisplayQaDialog(QDialog):
         self.meter = QLabel("Meter: none (meterless checks and the visual test only)")
         self.outcome = QLabel("")
         self.outcome.setWordWrap(True)
+        self.uniformity: list[float] = []
         import_csv = QPushButton("Import meter readings (CSV)…")
         import_csv.clicked.connect(self._import)
+        with_meter = QPushButton("Measure with a meter…")
+        with_meter.clicked.connect(self._measure)
         start = QPushButton("Start the visual test")
         start.clicked.connect(self.run)
         buttons = QHBoxLayout()
+        buttons.addWidget(with_meter)
         buttons.addWidget(import_csv)
         if simulated:
             demo = QPushButton("Use the simulated meter (demo)")
@@ -80,6 +93,10 @@ class DisplayQaDialog(QDialog):
             layout.addWidget(widget)
         layout.addLayout(buttons)
         layout.addWidget(self.outcome)
+        self.plot = GsdfPlot()
+        self.plot.setMinimumSize(640, 380)
+        self.plot.hide()
+        layout.addWidget(self.plot)
 
     def _import(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Meter readings", "", "CSV (*.csv)")
@@ -92,14 +109,34 @@ class DisplayQaDialog(QDialog):
             return
         self.meter.setText(f"Meter: {len(self.readings.levels)} levels from {name}")
 
+    def _pattern_size(self) -> tuple[int, int]:
+        size = self.screen().size()
+        return (size.width() - 2 * MARGIN_PX,
+                max(size.height() - PROMPT_BAR_PX - 2 * MARGIN_PX, 256))
+
+    def _measure(self) -> None:
+        """The 18 TG18-LN levels, ambient and the five uniformity points, shown 1:1."""
+        dialog = MeterDialog(MeterSession(meter_steps(self._pattern_size())), self)
+        dialog.setGeometry(self.screen().geometry())
+        dialog.setWindowState(Qt.WindowState.WindowFullScreen)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        levels, luminances = dialog.session.levels
+        try:
+            self.readings = LuminanceReadings(levels, luminances, dialog.session.ambient)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Readings not usable", str(exc))
+            return
+        self.uniformity = dialog.session.uniformity
+        self.meter.setText(f"Meter: {len(levels)} levels, ambient and "
+                           f"{len(self.uniformity)} uniformity points measured now")
+
     def _simulate(self) -> None:
         self.readings = measure(SimulatedDisplay(1.0, 420.0, 0.2, seed=7))
         self.meter.setText("Meter: simulated display (demo), 18 TG18-LN levels")
 
     def run(self) -> None:
-        screen = self.screen()
-        size = (screen.size().width() - 2 * MARGIN_PX,
-                max(screen.size().height() - PROMPT_BAR_PX - 2 * MARGIN_PX, 256))
+        screen, size = self.screen(), self._pattern_size()
         try:
             rounds = visual_rounds(size, np.random.default_rng())
         except PatternError as exc:  # a screen too small to show the patterns 1:1
@@ -118,7 +155,12 @@ class DisplayQaDialog(QDialog):
 
     def _record(self, result: dict) -> None:
         outcome = self._qa.run(connected_screens(), self.readings, now=datetime.now(UTC),
-                               actor=self._user, visual=result)
+                               actor=self._user, visual=result, uniformity=self.uniformity)
         self.outcome.setText("Passed." if outcome.passed else
                              "Failed: " + "; ".join(outcome.reasons))
         self.status.setText(self._qa.status(datetime.now(UTC)).reason)
+        if self.readings is not None:  # measured against the GSDF, with its tolerance band
+            policy = self._qa.policy()
+            self.plot.show_evaluation(evaluate(self.readings, display_class=policy.display_class,
+                                               min_lmax=policy.min_lmax))
+            self.plot.show()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 from qa.visual import VisualTest
 
 
-class _PatternView(QWidget):
+class PatternView(QWidget):
     clicked = Signal(float, float)  # pattern pixel coordinates
 
     def __init__(self) -> None:
@@ -54,7 +54,7 @@ class VisualTestDialog(QDialog):
         self.test = test
         self.result: dict[str, object] = {}
         self.prompt = QLabel("")
-        self.view = _PatternView()
+        self.view = PatternView()
         cannot = QPushButton("I cannot see it")
         cannot.clicked.connect(lambda: self._answer(None))
         self.view.clicked.connect(lambda x, y: self._answer((x, y)))

@@ -109,3 +109,15 @@ def test_posture_at_sign_in_is_logged_and_never_guesses(display_qa: DisplayQa) -
     assert checks["keyring"] != "pass"  # the tests' in-memory keyring is no OS key store
     assert set(checks.values()) <= {"pass", "fail", "unknown"}
     assert checks["app-version"] == "pass"
+
+
+def test_uniformity_and_drift_from_the_first_readings_are_judged(
+        display_qa: DisplayQa) -> None:
+    first = display_qa.run([SCREEN], CALIBRATED, now=NOW, actor="alice", visual=SEEN,
+                           uniformity=[300, 296, 304, 298, 302])
+    assert first.passed, first.reasons
+    dimmed = measure(SimulatedDisplay(1.0, 300.0, 0.2, seed=1))  # backlight aged: L'max −29 %
+    later_run = display_qa.run([SCREEN], dimmed, now=NOW + timedelta(days=7), actor="alice",
+                               visual=SEEN, uniformity=[300, 200, 304, 298, 302])
+    names = " ".join(later_run.reasons)
+    assert "Drift from baseline" in names and "uniformity" in names.lower()

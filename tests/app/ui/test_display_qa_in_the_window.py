@@ -11,6 +11,8 @@ from app.access import StudyAccess
 from app.display_qa import DisplayQa
 from app.ui.launch import ComparisonOpener
 from app.ui.main_window import MainWindow
+from qa.meter_session import MeterSession, meter_steps
+from qa.ui.meter_dialog import MeterDialog
 from qa.ui.visual_test import VisualTestDialog
 from qa.visual import VisualTest, visual_rounds
 from reporting.model import ReportState
@@ -75,3 +77,17 @@ def test_visual_test_is_passed_only_by_clicking_every_target(qtbot, monkeypatch)
     for _ in range(2):
         missed._answer(None)  # "I cannot see it"
     assert missed.result["passed"] is False and missed.result["found"] == 0
+
+
+def test_meter_dialog_collects_every_reading_and_refuses_nonsense(qtbot) -> None:
+    dialog = MeterDialog(MeterSession(meter_steps((1024, 900))))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.reading, "bright")
+    dialog.next()
+    assert "not a number" in dialog.error.text() and dialog.session.values == []
+    for n in range(len(dialog.session.steps)):
+        dialog.reading.setText(str(1 + n))
+        dialog.next()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert len(dialog.session.values) == 24
