@@ -36,6 +36,7 @@ from qa.meter_session import MeterSession, meter_steps
 from qa.patterns import PatternError
 from qa.ui.gsdf_plot import GsdfPlot
 from qa.ui.meter_dialog import MeterDialog
+from qa.ui.pattern_viewer import PatternViewer
 from qa.ui.visual_test import VisualTestDialog
 from qa.visual import VisualTest, visual_rounds
 
@@ -80,7 +81,10 @@ class DisplayQaDialog(QDialog):
         with_meter.clicked.connect(self._measure)
         start = QPushButton("Start the visual test")
         start.clicked.connect(self.run)
+        patterns = QPushButton("Test patterns…")
+        patterns.clicked.connect(self._show_patterns)
         buttons = QHBoxLayout()
+        buttons.addWidget(patterns)
         buttons.addWidget(with_meter)
         buttons.addWidget(import_csv)
         if simulated:
@@ -114,12 +118,26 @@ class DisplayQaDialog(QDialog):
         return (size.width() - 2 * MARGIN_PX,
                 max(size.height() - PROMPT_BAR_PX - 2 * MARGIN_PX, 256))
 
+    def _full_screen(self, dialog: QDialog) -> bool:
+        """Show ``dialog`` over the whole screen; refused unless the OS scaling is 100 %."""
+        ratio = self.screen().devicePixelRatio()
+        if ratio != 1.0:
+            QMessageBox.warning(self, "Display QA", f"OS scaling is {ratio * 100:.0f} %: set "
+                                "it to 100 % so test patterns show 1:1")
+            return False
+        dialog.setGeometry(self.screen().geometry())
+        dialog.setWindowState(Qt.WindowState.WindowFullScreen)
+        return True
+
+    def _show_patterns(self) -> None:
+        viewer = PatternViewer(self._pattern_size(), self)
+        if self._full_screen(viewer):
+            viewer.exec()
+
     def _measure(self) -> None:
         """The 18 TG18-LN levels, ambient and the five uniformity points, shown 1:1."""
         dialog = MeterDialog(MeterSession(meter_steps(self._pattern_size())), self)
-        dialog.setGeometry(self.screen().geometry())
-        dialog.setWindowState(Qt.WindowState.WindowFullScreen)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        if not self._full_screen(dialog) or dialog.exec() != QDialog.DialogCode.Accepted:
             return
         levels, luminances = dialog.session.levels
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.access import StudyAccess
@@ -13,6 +14,7 @@ from app.ui.launch import ComparisonOpener
 from app.ui.main_window import MainWindow
 from qa.meter_session import MeterSession, meter_steps
 from qa.ui.meter_dialog import MeterDialog
+from qa.ui.pattern_viewer import PatternViewer
 from qa.ui.visual_test import VisualTestDialog
 from qa.visual import VisualTest, visual_rounds
 from reporting.model import ReportState
@@ -91,3 +93,17 @@ def test_meter_dialog_collects_every_reading_and_refuses_nonsense(qtbot) -> None
         dialog.next()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert len(dialog.session.values) == 24
+
+
+def test_every_pattern_can_be_shown_at_one_to_one(qtbot) -> None:
+    viewer = PatternViewer((1024, 900))
+    qtbot.addWidget(viewer)
+    viewer.show()
+    names = []
+    for _ in range(23):
+        names.append(viewer.caption.text().split(" — ")[0])
+        assert viewer.view.minimumSize().width() == 1024  # never scaled down
+        qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    assert viewer.index == 0  # wrapped round after the 23 patterns
+    assert any("TG18-QC" in n for n in names) and any("TG18-LN 18" in n for n in names)
+    assert any("Ambient" in n for n in names) and any("UN80" in n for n in names)
