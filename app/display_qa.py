@@ -89,15 +89,15 @@ class DisplayQa:
         return load_qa_policy(self.workstation.paths.root / POLICY_FILE)
 
     def last_record(self) -> QaRecord | None:
-        """The newest automated run, with whether a visual test passed since."""
-        automated = self.log.latest(EntryKind.QA_RUN)
-        if automated is None:
+        """The newest automated run and when a visual test last passed."""
+        runs = [e for e in self.log.entries() if e.kind == EntryKind.QA_RUN]
+        if not runs:
             return None
-        payload = automated.payload
-        finished = datetime.fromisoformat(automated.recorded_at)
-        visual = payload.get("visual")
-        return QaRecord(finished, bool(payload["passed"]), visual is not None,
-                        tuple(payload.get("reasons", ())))
+        newest = runs[-1].payload
+        seen = [e for e in runs if (e.payload.get("visual") or {}).get("passed")]
+        visual_at = datetime.fromisoformat(seen[-1].recorded_at) if seen else None
+        return QaRecord(datetime.fromisoformat(runs[-1].recorded_at), bool(newest["passed"]),
+                        visual_at, tuple(newest.get("reasons", ())))
 
     def status(self, now: datetime) -> QaStatus:
         return qa_status(self.last_record(), self.policy(), now)

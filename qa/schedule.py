@@ -23,11 +23,11 @@ class Light(StrEnum):
 
 @dataclass(frozen=True)
 class QaRecord:
-    """The last QA run as the status needs it."""
+    """The last QA as the status needs it: the automated part and the last visual test."""
 
-    finished_at: datetime
+    finished_at: datetime  # the newest automated run
     passed: bool
-    visual_done: bool
+    visual_at: datetime | None  # the newest visual test that passed; None if never
     reasons: tuple[str, ...] = ()
 
 
@@ -48,17 +48,22 @@ class QaStatus:
 
 
 def qa_status(last: QaRecord | None, policy: QaPolicy, now: datetime) -> QaStatus:
+    """Due one interval after the older of the two parts (automated, visual)."""
     if last is None:
         return QaStatus(Light.RED, "never run", None)
-    due = last.finished_at + timedelta(days=policy.interval_days)
-    overdue = due + timedelta(days=policy.grace_days)
     if not last.passed:
         return QaStatus(Light.RED, "failed: " + ("; ".join(last.reasons) or "see the log"),
                         now)
+    oldest = last.finished_at if last.visual_at is None else min(last.finished_at,
+                                                                 last.visual_at)
+    due = oldest + timedelta(days=policy.interval_days)
+    overdue = due + timedelta(days=policy.grace_days)
+    stale_visual = last.visual_at is None or last.visual_at < last.finished_at
+    visual = " (visual test)" if stale_visual else ""
     if now >= overdue:
-        return QaStatus(Light.RED, f"overdue since {due:%Y-%m-%d}", due)
+        return QaStatus(Light.RED, f"overdue since {due:%Y-%m-%d}{visual}", due)
     if now >= due:
         return QaStatus(Light.AMBER, f"due since {due:%Y-%m-%d}", due)
-    if not last.visual_done:
+    if last.visual_at is None:
         return QaStatus(Light.AMBER, "visual test still to do", due)
     return QaStatus(Light.GREEN, f"passed {last.finished_at:%Y-%m-%d}", due)

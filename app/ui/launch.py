@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -97,6 +97,24 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
             compliance_feed.stop()
 
 
+def _schedule_display_qa(display_qa: DisplayQa, window: MainWindow) -> None:
+    """The weekly automated part on its own (checked hourly): meterless checks of every
+    screen; the reporter is asked for the visual part."""
+    def run_automated_if_due() -> None:
+        last, policy = display_qa.last_record(), display_qa.policy()
+        now = datetime.now(UTC)
+        if last is not None and now - last.finished_at < timedelta(days=policy.interval_days):
+            return
+        screens = connected_screens()  # read on the GUI thread; the run goes to a worker
+        QThreadPool.globalInstance().start(lambda: display_qa.run(
+            screens, None, now=now, actor="display QA schedule"))
+
+    schedule = QTimer(window, interval=3600 * 1000)
+    schedule.timeout.connect(run_automated_if_due)
+    schedule.start()
+    run_automated_if_due()
+
+
 def _offer_display_qa(workstation: Workstation, display_qa: DisplayQa, user: str,
                       window: MainWindow) -> None:
     """A "Display QA…" button beside the light; when QA is due, the reporter is asked."""
@@ -109,6 +127,8 @@ def _offer_display_qa(workstation: Workstation, display_qa: DisplayQa, user: str
     button = QPushButton("Display QA…")
     button.clicked.connect(open_dialog)
     window.statusBar().addPermanentWidget(button)
+
+    _schedule_display_qa(display_qa, window)
 
     def ask_if_due() -> None:
         status = display_qa.status(datetime.now(UTC))

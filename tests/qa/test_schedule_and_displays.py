@@ -17,8 +17,10 @@ DIAGNOSTIC = ScreenInfo("DP-1", 2048, 1536, 433.2, 324.9, 10, 60.0, 1.0, "EIZO",
                         "123")
 
 
-def _run(days_ago: float, *, passed: bool = True, visual: bool = True) -> QaRecord:
-    return QaRecord(NOW - timedelta(days=days_ago), passed, visual,
+def _run(days_ago: float, *, passed: bool = True, visual: bool = True,
+         visual_days_ago: float | None = None) -> QaRecord:
+    seen = NOW - timedelta(days=days_ago if visual_days_ago is None else visual_days_ago)
+    return QaRecord(NOW - timedelta(days=days_ago), passed, seen if visual else None,
                     () if passed else ("GSDF error 14 % at 15→30",))
 
 
@@ -42,6 +44,16 @@ def test_failed_run_is_red_with_its_reason() -> None:
 
 def test_visual_part_still_to_do_is_amber() -> None:
     assert qa_status(_run(1, visual=False), POLICY, NOW).light is Light.AMBER
+
+
+def test_a_visual_test_never_done_turns_red_like_an_overdue_run() -> None:
+    status = qa_status(_run(8, visual=False), POLICY, NOW)
+    assert status.light is Light.RED and status.reason.endswith("(visual test)")
+
+
+def test_fresh_automated_runs_do_not_hide_a_stale_visual_test() -> None:
+    stale = qa_status(_run(1, visual_days_ago=9), POLICY, NOW)
+    assert stale.light is Light.RED and "(visual test)" in stale.reason
 
 
 def test_a_3_mp_screen_passes_for_ct_and_fails_for_mammography() -> None:
