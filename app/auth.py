@@ -224,6 +224,14 @@ class Authenticator:
             recorded_at=now.isoformat()))
 
 
+def record_idle_lock(audit: AuditTrail, username: str, now: datetime) -> None:
+    """The session locked for want of input: the end of active time until the next login
+    (issue 7's working hours count from these events; PS3.15 A.5.3.12 Logout)."""
+    audit.record(AuditEvent(EventId.USER_AUTHENTICATION, "E", _actor(username),
+                            event_type=EventType.LOGOUT, detail="idle lock",
+                            recorded_at=require_aware(now).isoformat()))
+
+
 def _reason(record: Credentials | None, password_ok: bool, code: str, now: datetime) -> str:
     """Why an attempt failed, for IT's audit only (the user is told the generic refusal)."""
     if record is None:

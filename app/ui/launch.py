@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from app.access import StudyAccess
-from app.auth import Authenticator, LoginPolicy, Session
+from app.auth import Authenticator, LoginPolicy, Session, record_idle_lock
 from app.compliance_forward import compliance_forwarder_from_settings
 from app.delivery import DeliveryWorker
 from app.display_qa import DisplayQa
@@ -251,6 +251,8 @@ def _idle_lock(workstation: Workstation, authenticator: Authenticator, session: 
     lock = IdleLock(window, lambda: list(readers.windows), sign_in_again)
     watcher = IdleWatcher(workstation.settings["auth.idle_lock_minutes"], lock)
     watcher.idle.connect(lock.lock)
+    lock.locked_changed.connect(lambda locked: locked and record_idle_lock(
+        workstation.audit, session.username, datetime.now(UTC)))
     return lock
 
 

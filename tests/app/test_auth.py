@@ -11,7 +11,7 @@ import pyotp
 import pytest
 
 from app.audit import EventId, EventType, Outcome
-from app.auth import Authenticator, LoginPolicy, Session
+from app.auth import Authenticator, LoginPolicy, Session, record_idle_lock
 from app.config import load_settings
 from app.errors import AccountDisabled, AccountLocked, LoginRefused, LoginThrottled
 from app.users import UserDirectory
@@ -269,3 +269,10 @@ def test_a_password_typed_as_user_name_is_not_written_to_the_audit(auth, worksta
 def test_login_needs_an_aware_time(auth, totp) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         auth.login("apatel", PASSWORD, totp.at(NOW), now=NOW.replace(tzinfo=None))
+
+
+def test_idle_lock_is_audited_as_the_end_of_active_time(workstation) -> None:
+    record_idle_lock(workstation.audit, "alice", datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
+    event = workstation.audit.events()[-1]
+    assert (event["event_id"], event["event_type"], event["actor"], event["detail"]) == (
+        "110114", "110123", "alice", "idle lock")
