@@ -29,6 +29,8 @@ from app.cli_common import (
     profile_root,
     table,
 )
+from app.cli_discrepancies import register_discrepancy_commands
+from app.cli_kpi import register_kpi_commands
 from app.cli_qa import register_qa_commands
 from app.cli_reports import register_report_commands
 from app.cli_users import SIGN_IN_HELP, register_user_commands, signed_in_access
@@ -368,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_user_commands(commands, add)
     register_report_commands(commands, add)
     register_qa_commands(commands, add)
+    register_kpi_commands(commands, add)
+    register_discrepancy_commands(commands, add)
 
     retention = add("retention", lambda a: EXIT_USAGE, "crypto-shred local copies once their "
                     "reports are delivered (rule: retention.days_after_delivery)")

@@ -135,6 +135,21 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "",
         "AuditEnterpriseSiteID of the audit messages, e.g. the trust's organisation code",
     ),
+    "oversight.max_hours_per_day": (
+        10,
+        "active hours (login to logout or idle lock) in one UTC day above which `telerad kpi` "
+        "lists a gentle warning; it never blocks a clinical action (STANDARDS §5)",
+    ),
+    "oversight.max_hours_per_week": (
+        48,
+        "active hours in one ISO week (Monday to Sunday, UTC) above which a warning is "
+        "listed; never blocks",
+    ),
+    "oversight.max_minutes_without_break": (
+        120,
+        "minutes of active work without a break (signed out or locked for 5 minutes or "
+        "more) above which a warning suggests a break; never blocks",
+    ),
 }
 
 
@@ -183,6 +198,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "pacs.store_timeout_seconds": (1, 3600),
     "outbox.retry_first_seconds": (1, 3600),
     "outbox.retry_max_seconds": (1, 24 * 3600),
+    "oversight.max_hours_per_day": (1, 24),
+    "oversight.max_hours_per_week": (1, 7 * 24),
+    "oversight.max_minutes_without_break": (10, 24 * 60),
 }
 
 

@@ -244,6 +244,24 @@ MIGRATIONS: tuple[str, ...] = (
         last_forwarded_seq INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 10: discrepancy and peer feedback for the REALM (reporting/discrepancy.py). The
+    # learning points may identify the patient, so they are sealed with the study's data
+    # key and shredded with it; the category, people and dates stay for the counts.
+    """
+    CREATE TABLE discrepancies (
+        id INTEGER PRIMARY KEY,
+        study_uid TEXT NOT NULL,
+        report_part INTEGER,
+        reporter TEXT NOT NULL,
+        recorded_by TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('self', 'colleague', 'trust audit import')),
+        category TEXT NOT NULL,
+        learning_points BLOB,
+        recorded_at TEXT NOT NULL,
+        event_date TEXT
+    );
+    CREATE INDEX discrepancies_by_reporter ON discrepancies(reporter);
+    """,
 )
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QTextDocument
 
+from app.pdf import print_pdf
 from qa.compliance import (
     ComplianceEntry,
     ComplianceError,
@@ -33,7 +34,6 @@ PLOT_URL: Final = "telerad://gsdf-plot.png"
 PLOT_SIZE: Final = (900, 600)  # layout pixels of the plot, drawn at PLOT_WIDTH on the page
 PLOT_SCALE: Final = 3  # rendered at 3× for print
 PLOT_WIDTH: Final = 640  # document pixels, the text width of the A4 page
-RESOLUTION: Final = 300  # dpi of the PDF
 SUMMARY_LIMIT: Final = 300  # characters of an entry's summary in the table
 STYLE: Final = """
 body { font-family: sans-serif; font-size: 9pt; }
@@ -67,7 +67,7 @@ def compliance_pdf(log_entries: Sequence[ComplianceEntry], public_key_pem: str, 
                              render_image(evaluation, PLOT_SIZE, scale=PLOT_SCALE))
         parts.append(_evaluation_section(entry, evaluation))
     document.setHtml("<html><body>" + "".join(parts) + "</body></html>")
-    _print(document, out, title)
+    print_pdf(document, out, title)
     return out
 
 
@@ -198,16 +198,3 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, status_col: 
         body.append(f"<tr>{cells}</tr>")
     return (f'<table border="1" cellspacing="0" cellpadding="3" width="100%">'
             f"<tr>{head}</tr>{''.join(body)}</table>")
-
-
-def _print(document: QTextDocument, out: Path, title: str) -> None:
-    writer = QPdfWriter(str(out))
-    writer.setTitle(title)
-    writer.setCreator("telerad")
-    writer.setResolution(RESOLUTION)
-    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-    writer.setPageOrientation(QPageLayout.Orientation.Portrait)
-    document.print_(writer)
-    del writer  # closes the file
-    if not out.exists() or out.stat().st_size == 0:
-        raise OSError(f"could not write the compliance PDF to {out}")

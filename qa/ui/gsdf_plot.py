@@ -14,11 +14,12 @@ from typing import Final
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from qa.gsdf import gsdf_contrast_per_jnd
 from qa.luminance import GsdfEvaluation
+from viewer.ui.offscreen import ensure_application, render_offscreen
 
 CURVE_POINTS: Final = 200  # samples of the GSDF curve over L'min..L'max
 PASSED_COLOUR: Final = "#1f4e9c"
@@ -120,17 +121,6 @@ def _log_ticks(low: float, high: float) -> list[tuple[float, str]]:
     return [(float(np.log10(v)), f"{v:g}") for v in values if low / 1.5 <= v <= high * 1.5]
 
 
-def ensure_application() -> QApplication:
-    """The running QApplication, made (offscreen-capable) when there is none."""
-    existing = QGuiApplication.instance()
-    if existing is None:
-        return QApplication([])
-    if not isinstance(existing, QApplication):
-        raise RuntimeError("the GSDF plot needs a QApplication (widgets), "
-                           "but a QGuiApplication is already running")
-    return existing
-
-
 def render_image(evaluation: GsdfEvaluation, size: tuple[int, int] = DEFAULT_SIZE, *,
                  scale: int = 1) -> QImage:
     """The plot of ``evaluation`` drawn offscreen into an image of ``size`` × ``scale`` pixels.
@@ -138,18 +128,9 @@ def render_image(evaluation: GsdfEvaluation, size: tuple[int, int] = DEFAULT_SIZ
     ``scale`` > 1 keeps the layout and text size of ``size`` but draws it sharper (for print).
     """
     ensure_application()
-    width, height = size
     widget = GsdfPlot()
-    widget.resize(width, height)  # never shown: render() delivers the pending resize
     widget.show_evaluation(evaluation)
-    image = QImage(width * scale, height * scale, QImage.Format.Format_ARGB32)
-    image.setDevicePixelRatio(scale)
-    image.fill(QColor("white"))
-    try:
-        widget.render(image)
-    finally:
-        widget.deleteLater()
-    return image
+    return render_offscreen(widget, size, scale)
 
 
 def render_png(evaluation: GsdfEvaluation, path: Path | str,
