@@ -20,6 +20,7 @@ from app.node import StorageNode
 from app.reports import ReportDesk
 from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
 from app.syslog_forward import forwarder_from_settings
+from app.ui.dashboard import Dashboard, HoursWarnings
 from app.ui.idle_lock import IdleLock, IdleWatcher
 from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
@@ -32,6 +33,7 @@ from qa.schedule import Light
 from reporting.ui.editor import ReportEditor
 from resources import read_text
 from viewer.overlay_text import dicom_date
+from viewer.ui.background import BackgroundRunner
 from viewer.ui.comparison_window import ComparisonWindow
 
 
@@ -77,6 +79,7 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor, desk))
     outbox = _start_outbox(workstation, window, editor)
     _offer_display_qa(workstation, display_qa, session.username, window)
+    _service_oversight(workstation, session.username, window)
     _offer_self_assessment(display_qa, session.username, window)
     lock = _idle_lock(workstation, authenticator, session, window, readers)
     _schedule_retention(workstation, window)
@@ -95,6 +98,28 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
             feed.stop()
         if compliance_feed is not None:
             compliance_feed.stop()
+
+
+def _service_oversight(workstation: Workstation, user: str, window: MainWindow) -> None:
+    """A "Service dashboard…" button, and a gentle hourly check of working hours."""
+    dashboard = QPushButton("Service dashboard…")
+    opened: list[Dashboard] = []
+
+    def show_dashboard() -> None:
+        opened[:] = [Dashboard(workstation)]
+        opened[0].show()
+    dashboard.clicked.connect(show_dashboard)
+    window.statusBar().addPermanentWidget(dashboard)
+    warnings, runner = HoursWarnings(workstation, user), BackgroundRunner(window)
+
+    def check_hours() -> None:
+        runner.run(lambda: warnings.new_warnings(datetime.now(UTC)), lambda fresh: [
+            window.statusBar().showMessage(f"Working hours: {w.message}", 60_000)
+            for w in fresh], lambda _exc: None)
+    timer = QTimer(window, interval=3600 * 1000)
+    timer.timeout.connect(check_hours)
+    timer.start()
+    QTimer.singleShot(5000, check_hours)
 
 
 def _schedule_display_qa(display_qa: DisplayQa, window: MainWindow) -> None:
