@@ -2,17 +2,21 @@
 
 A reporter lists, opens and reads only the studies assigned to them (STANDARDS §8,
 "Reporters may only open images assigned to them"); an IT auditor sees no images at all;
-an administrator sees every study. Every refused attempt is a Security Alert (110113).
+an administrator sees every study. Every refused attempt is a Security Alert (110113),
+and so is an instance file that fails its AES-GCM integrity check (altered, truncated or
+swapped on disk): it is never opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
-from app.errors import TeleradError
+from app.errors import IntegrityError, TeleradError
 from app.store import SeriesSummary, StoredInstance, StudyStore, StudySummary
 
 ROLES_WITH_IMAGES = ("reporter", "admin")
@@ -79,8 +83,24 @@ class StudyAccess:
 
     def read_bytes(self, sop_instance_uid: str) -> bytes:
         self._check("read an image", sop_instance_uid=sop_instance_uid)
-        return self.store.read_bytes(sop_instance_uid)
+        with self._alert_on_tampering(sop_instance_uid):
+            return self.store.read_bytes(sop_instance_uid)
 
     def open_instance(self, sop_instance_uid: str) -> Dataset:
         self._check("open an image", sop_instance_uid=sop_instance_uid)
-        return self.store.open_instance(sop_instance_uid)
+        with self._alert_on_tampering(sop_instance_uid):
+            return self.store.open_instance(sop_instance_uid)
+
+    @contextmanager
+    def _alert_on_tampering(self, sop_instance_uid: str) -> Iterator[None]:
+        """Record a failed integrity check as a Security Alert (PS3.15 A.5.3.11), then let
+        the IntegrityError reach the reader, who is shown the image as refused."""
+        try:
+            yield
+        except IntegrityError:
+            self.audit.record(AuditEvent(
+                EventId.SECURITY_ALERT, "R", self.user, Outcome.SERIOUS_FAILURE,
+                objects=(("instance", sop_instance_uid),),
+                detail="integrity check failed: the instance file was not opened "
+                       "(altered, truncated or swapped)"))
+            raise

@@ -59,7 +59,8 @@ def encrypt_blob(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
 def decrypt_blob(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
     """Inverse of :func:`encrypt_blob`; a changed byte or a swapped file raises IntegrityError."""
     if not blob.startswith(BLOB_MAGIC) or len(blob) < len(BLOB_MAGIC) + NONCE_BYTES + 16:
-        raise IntegrityError("stored file is not a telerad encrypted object")
+        raise IntegrityError("stored file failed its integrity check (not a whole telerad "
+                             "encrypted object: truncated or replaced); it was not opened")
     nonce = blob[len(BLOB_MAGIC) : len(BLOB_MAGIC) + NONCE_BYTES]
     try:
         return AESGCM(key).decrypt(nonce, blob[len(BLOB_MAGIC) + NONCE_BYTES :], associated_data)
