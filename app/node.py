@@ -32,6 +32,7 @@ from app.errors import (
     StoreError,
 )
 from app.store import PutResult, StudyStore
+from reporting.dicom_send import send_without_delay
 
 LOG = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class StorageNode:
         address = (host or self.settings["node.host"],
                    self.settings["node.port"] if port is None else port)
         handlers = [
+            (evt.EVT_CONN_OPEN, send_without_delay),  # C-STORE-RSPs leave at once
             (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_CONN_CLOSE, self._on_connection_closed),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.presentation import build_context
 
 from app.errors import TeleradError
+from reporting.dicom_send import send_without_delay
 
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 
@@ -32,7 +33,8 @@ def send_study(
     ae.requested_contexts = [
         build_context(uid, [EXPLICIT_VR_LITTLE_ENDIAN]) for uid in sorted(set(sop_classes))
     ]
-    association = ae.associate(host, port, ae_title=called_ae)
+    association = ae.associate(host, port, ae_title=called_ae,
+                               evt_handlers=[(evt.EVT_CONN_OPEN, send_without_delay)])
     if not association.is_established:
         raise SendError(f"{called_ae} at {host}:{port} did not accept the association")
     sent = 0
