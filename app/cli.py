@@ -25,6 +25,7 @@ from app.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
     cell,
+    opened,
     operator,
     profile_root,
     table,
@@ -97,12 +98,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_studies(args: argparse.Namespace) -> int:
     """Every study; once the profile has readers, sign in first (--user): patient details
     are sealed to the reading key, and a reporter sees only their own studies."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         access = signed_in_access(workstation, args.user) if args.user else None
         studies = access.list_studies() if access else workstation.store.list_studies()
-    finally:
-        workstation.close()
     if args.json:
         print(json.dumps([asdict(study) for study in studies], indent=2))
         return EXIT_OK
@@ -168,8 +166,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """The whole trail as JSON or PS3.15 A.5 XML; the export itself is audited (110101)."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         events = workstation.audit.events()
         if args.format == "xml":
             data = render_audit_messages(
@@ -185,8 +182,6 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         workstation.audit.record(AuditEvent(
             EventId.AUDIT_LOG_USED, "R", operator(),
             detail=f"audit trail exported as {args.format}: {len(events)} event(s)"))
-    finally:
-        workstation.close()
     if args.out:
         print(f"{len(events)} audit event(s) exported as {args.format} to {args.out}")
     return EXIT_OK
@@ -194,16 +189,13 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 def cmd_audit_forward(args: argparse.Namespace) -> int:
     """One pass of the syslog feed; the events stay queued if the collector is down."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         feed = forwarder_from_settings(workstation.settings, workstation.database,
                                        workstation.audit)
         if feed is None:
             raise ConfigError("no audit collector configured: "
                               "`telerad config set audit.syslog.host HOST` first")
         sent = feed.forward_pending()
-    finally:
-        workstation.close()
     print(f"{sent} audit event(s) forwarded to {feed.collector.name}")
     return EXIT_OK
 
@@ -263,14 +255,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from app.snapshot import render_snapshot
 
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         access = signed_in_access(workstation, args.user)
         out = render_snapshot(workstation, args.study, Path(args.out), access=access,
                               prior_uid=args.prior, reason=args.reason,
                               preset_name=args.preset, slice_number=args.slice)
-    finally:
-        workstation.close()
     print(f"snapshot written to {out}")
     return EXIT_OK
 

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from app.profile import resolve_profile_dir
+from app.workstation import Workstation, open_workstation
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def profile_root(args: argparse.Namespace) -> Path:
     return resolve_profile_dir(args.profile)
+
+
+@contextlib.contextmanager
+def opened(args: argparse.Namespace) -> Iterator[Workstation]:
+    """The command's profile, opened (created on first use) and closed however it ends."""
+    workstation = open_workstation(profile_root(args))
+    try:
+        yield workstation
+    finally:
+        workstation.close()
 
 
 def operator() -> str:

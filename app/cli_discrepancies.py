@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from app.audit import AuditEvent, EventId
-from app.cli_common import EXIT_OK, EXIT_USAGE, operator, profile_root, table
+from app.cli_common import EXIT_OK, EXIT_USAGE, opened, operator, table
 from app.cli_users import SIGN_IN_HELP, signed_in_access
 from app.errors import ConfigError
-from app.workstation import Workstation, open_workstation
+from app.workstation import Workstation
 from reporting.discrepancy import (
     CSV_COLUMNS,
     Discrepancy,
@@ -66,16 +66,13 @@ def _category(text: str) -> DiscrepancyCategory:
 
 
 def cmd_discrepancy_add(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         signed_in_access(workstation, args.by)  # the notes seal with the study key
         entry = _book(workstation).record(
             args.study_uid, args.category, recorded_by=args.by or operator(),
             now=datetime.now(UTC), learning_points=args.notes, reporter=args.reporter,
             report_part=args.part, event_date=args.event_date)
         _audit(workstation, entry)
-    finally:
-        workstation.close()
     print(f"discrepancy {entry.id} recorded: {entry.category.label} "
           f"({entry.source.value}, report by {entry.reporter})")
     return EXIT_OK
@@ -86,14 +83,11 @@ def cmd_discrepancy_import(args: argparse.Namespace) -> int:
         text = Path(args.file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {args.file}: {exc}") from exc
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         signed_in_access(workstation, args.by)
         entries = _book(workstation).import_csv(text, args.by, now=datetime.now(UTC))
         for entry in entries:
             _audit(workstation, entry)
-    finally:
-        workstation.close()
     print(f"{len(entries)} discrepanc{'y' if len(entries) == 1 else 'ies'} imported "
           f"from {Path(args.file).name}")
     return EXIT_OK
@@ -107,12 +101,9 @@ def _as_json(entry: Discrepancy) -> dict[str, Any]:
 
 
 def cmd_discrepancy_list(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         signed_in_access(workstation, args.user)
         entries = _book(workstation).entries(args.reporter)
-    finally:
-        workstation.close()
     if args.json:
         print(json.dumps([_as_json(e) for e in entries], indent=2))
         return EXIT_OK
@@ -128,13 +119,10 @@ def cmd_discrepancy_list(args: argparse.Namespace) -> int:
 
 def cmd_discrepancy_counts(args: argparse.Namespace) -> int:
     """Per month and category, by event date (else the date recorded); opens no text."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         book = _book(workstation)
         months = book.monthly_counts(args.since, args.until)
         totals = book.counts(args.since, args.until)
-    finally:
-        workstation.close()
     if args.json:
         print(json.dumps({
             "from": args.since.isoformat(), "to": args.until.isoformat(),

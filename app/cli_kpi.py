@@ -16,11 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from app.audit import AuditEvent, EventId
-from app.cli_common import EXIT_OK, operator, profile_root
+from app.cli_common import EXIT_OK, opened, operator
 from app.errors import ConfigError
 from app.kpi_export import to_csv, to_json
 from app.service_measures import load_measures
-from app.workstation import open_workstation
 
 Add = Callable[..., argparse.ArgumentParser]
 
@@ -54,8 +53,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         raise ConfigError("--format pdf needs --out FILE.pdf")
     since, until = period(args.date_from, args.date_to)
     now = args.as_of or datetime.now(UTC)
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         measures = load_measures(workstation, since, until, now)
         title = (f"Service measures {args.date_from} to {args.date_to} — "
                  f"{workstation.settings['reporting.organisation']} "
@@ -74,8 +72,6 @@ def cmd_kpi(args: argparse.Namespace) -> int:
             EventId.EXPORT, "R", operator(),
             detail=f"service measures {args.date_from}..{args.date_to} exported as "
                    f"{args.format}"))
-    finally:
-        workstation.close()
     if args.out:
         print(f"service measures {args.date_from} to {args.date_to} written as "
               f"{args.format} to {args.out}: {len(measures.turnarounds)} studies, "

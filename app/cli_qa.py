@@ -11,14 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, operator, profile_root
+from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, opened, operator
 from app.compliance_forward import compliance_forwarder_from_settings
-from app.display_qa import DisplayQa
+from app.display_qa import DisplayQa, demo_meter_readings
 from app.errors import ConfigError
-from app.workstation import open_workstation
 from qa.compliance import public_key_pem
 from qa.displays import ScreenInfo
-from qa.luminance import LuminanceReadings, SimulatedDisplay, measure, readings_from_csv
+from qa.luminance import LuminanceReadings, readings_from_csv
 
 Add = Callable[..., argparse.ArgumentParser]
 
@@ -40,7 +39,7 @@ def _readings(args: argparse.Namespace, demo: bool) -> LuminanceReadings | None:
         if not demo:
             raise ConfigError("--simulated works on demo profiles only: import real meter "
                               "readings with --readings FILE.csv")
-        return measure(SimulatedDisplay(1.0, 420.0, 0.2, seed=7))
+        return demo_meter_readings()
     if args.readings:
         try:
             return readings_from_csv(Path(args.readings).read_text(encoding="utf-8"))
@@ -51,13 +50,10 @@ def _readings(args: argparse.Namespace, demo: bool) -> LuminanceReadings | None:
 
 def cmd_qa_run(args: argparse.Namespace) -> int:
     """The automated part: meterless checks of every screen, meter readings if given."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         readings = _readings(args, workstation.settings["profile.demo"])
         result = DisplayQa(workstation).run(_screens(), readings, now=datetime.now(UTC),
                                             actor=operator())
-    finally:
-        workstation.close()
     if args.json:
         print(json.dumps(result.payload, indent=2, default=str))
     print("display QA passed (the visual test is done in the app)" if result.passed else
@@ -66,21 +62,15 @@ def cmd_qa_run(args: argparse.Namespace) -> int:
 
 
 def cmd_qa_status(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         status = DisplayQa(workstation).status(datetime.now(UTC))
-    finally:
-        workstation.close()
     print(f"{status.light.value}: {status.reason}")
     return EXIT_OK if status.diagnostic else EXIT_FAILURE
 
 
 def cmd_compliance_show(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         entries = DisplayQa(workstation).log.entries()
-    finally:
-        workstation.close()
     for entry in entries[-args.limit:] if args.limit else entries:
         summary = entry.payload.get("reasons") or entry.payload.get("changes") or ""
         passed = entry.payload.get("passed")
@@ -91,13 +81,10 @@ def cmd_compliance_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compliance_verify(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         log = DisplayQa(workstation).log
         count, broken = len(log.entries()), log.verify(log.public_key)
         key = public_key_pem(log.public_key)
-    finally:
-        workstation.close()
     if broken:
         print(f"compliance log BROKEN at entry {broken.seq}: {broken.reason}")
         return EXIT_FAILURE
@@ -108,11 +95,8 @@ def cmd_compliance_verify(args: argparse.Namespace) -> int:
 def cmd_compliance_export(args: argparse.Namespace) -> int:
     if args.format == "pdf":
         return _export_pdf(args)
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         data = DisplayQa(workstation).log.export(args.format)
-    finally:
-        workstation.close()
     if args.out:
         Path(args.out).write_bytes(data)
         print(f"compliance log exported as {args.format} to {args.out}")
@@ -127,14 +111,11 @@ def _export_pdf(args: argparse.Namespace) -> int:
         raise ConfigError("--format pdf needs --out FILE.pdf")
     from app.qa_report import compliance_pdf, verification_line
 
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         log = DisplayQa(workstation).log
         entries, key = log.entries(), public_key_pem(log.public_key)
         title = (f"Device compliance log — {workstation.settings['node.ae_title']}"
                  f"@{socket.gethostname()}")
-    finally:
-        workstation.close()
     compliance_pdf(entries, key, Path(args.out), title=title,
                    verification=verification_line(entries, key))
     print(f"compliance log exported as pdf to {args.out}")
@@ -143,16 +124,13 @@ def _export_pdf(args: argparse.Namespace) -> int:
 
 def cmd_compliance_forward(args: argparse.Namespace) -> int:
     """One pass of the compliance feed to the syslog collector (audit.syslog.*)."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         feed = compliance_forwarder_from_settings(
             workstation.settings, workstation.database, DisplayQa(workstation).log)
         if feed is None:
             raise ConfigError("no collector configured: `telerad config set audit.syslog.host "
                               "HOST` first")
         sent = feed.forward_pending()
-    finally:
-        workstation.close()
     print(f"{sent} compliance entr{'y' if sent == 1 else 'ies'} forwarded")
     return EXIT_OK
 

@@ -10,11 +10,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from app.audit import AuditEvent, EventId
-from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, operator, profile_root, table
+from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, opened, operator, table
 from app.cli_users import SIGN_IN_HELP, signed_in_access
 from app.delivery import DeliveryWorker, outbox_of
 from app.errors import AuthError, ConfigError
-from app.workstation import open_workstation
 from reporting.outbox import DeliveryStatus
 from reporting.records import MacroBook
 
@@ -22,11 +21,8 @@ Add = Callable[..., argparse.ArgumentParser]
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         entries = outbox_of(workstation).entries()
-    finally:
-        workstation.close()
     if args.json:
         print(json.dumps([asdict(e) | {"shown_status": e.shown_status} for e in entries],
                          indent=2))
@@ -44,8 +40,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 def cmd_outbox_send(args: argparse.Namespace) -> int:
     """Deliver what is due now; with --wait keep going until nothing is pending."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         if args.user:
             signed_in_access(workstation, args.user)  # the messages open with the reading key
         if workstation.store.locked:
@@ -64,15 +59,12 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         pending = outbox.pending()
         failed = sum(e.status is DeliveryStatus.FAILED for e in outbox.entries())
-    finally:
-        workstation.close()
     print(f"{pending} pending, {failed} failed")
     return EXIT_FAILURE if pending or failed else EXIT_OK
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         try:
             entry = outbox_of(workstation).retry(args.entry_id, now=datetime.now(UTC))
         except KeyError as exc:
@@ -80,38 +72,27 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
         workstation.audit.record(AuditEvent(
             EventId.EXPORT, "U", operator(), objects=(("study", entry.study_uid),),
             detail=f"outbox entry {entry.entry_id} to {entry.destination} queued again"))
-    finally:
-        workstation.close()
     print(f"entry {entry.entry_id}: {entry.shown_status}")
     return EXIT_OK
 
 
 def cmd_macros_list(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         macros = MacroBook(workstation.database).macros(args.user)
-    finally:
-        workstation.close()
     print(table(["MACRO", "EXPANSION"], [[k, v] for k, v in sorted(macros.items())], [22, 100]))
     return EXIT_OK
 
 
 def cmd_macros_set(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         MacroBook(workstation.database).set(args.user, args.abbreviation, args.expansion)
-    finally:
-        workstation.close()
     print(f"{args.user}: {args.abbreviation} saved")
     return EXIT_OK
 
 
 def cmd_macros_remove(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         MacroBook(workstation.database).remove(args.user, args.abbreviation)
-    finally:
-        workstation.close()
     print(f"{args.user}: {args.abbreviation} removed")
     return EXIT_OK
 

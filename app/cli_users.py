@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session
-from app.cli_common import EXIT_OK, EXIT_USAGE, operator, profile_root, table
+from app.cli_common import EXIT_OK, EXIT_USAGE, opened, operator, profile_root, table
 from app.errors import AuthError, ConfigError
 from app.reading_keys import READER_ROLES
 from app.users import ROLES, UNTIL_UNLOCKED, User, UserDirectory, validate_username
-from app.workstation import Workstation, open_settings, open_workstation
+from app.workstation import Workstation, open_settings
 
 NEW_PASSWORD_ENV = "TELERAD_NEW_PASSWORD"
 PASSWORD_ENV, CODE_ENV = "TELERAD_PASSWORD", "TELERAD_CODE"
@@ -59,11 +59,8 @@ def sign_in(workstation: Workstation, directory: UserDirectory, username: str) -
 @contextlib.contextmanager
 def _users(args: argparse.Namespace) -> Iterator[UserDirectory]:
     """The profile's accounts; changes are audited under the OS login name of the operator."""
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         yield UserDirectory(workstation.database, workstation.audit, operator=operator())
-    finally:
-        workstation.close()
 
 
 def _new_password() -> str:
@@ -108,8 +105,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     """Enrol an account; a reader also gets a key slot, given by a signed-in reader once
     the profile has one (``--by``), so the new account can open patient data."""
     validate_username(args.username)  # before asking for a password
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         users = UserDirectory(workstation.database, workstation.audit, operator=operator())
         reader = args.role in READER_ROLES
         if reader and args.by:
@@ -121,8 +117,6 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         user, uri = users.add_user(args.username, args.name, args.role, password, args.gmc)
         if reader:
             workstation.grant_reading_key(user.username, password)
-    finally:
-        workstation.close()
     gmc = f", GMC {user.gmc_number}" if user.gmc_number else ""
     print(f"user {user.username} added: {user.display_name}, {user.role}{gmc}")
     _print_enrolment(uri)
@@ -145,13 +139,10 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    workstation = open_workstation(profile_root(args))
-    try:
+    with opened(args) as workstation:
         UserDirectory(workstation.database, workstation.audit,
                       operator=operator()).disable(args.username)
         workstation.reading_keys.revoke(args.username)  # and its key to patient data
-    finally:
-        workstation.close()
     print(f"user {args.username} disabled: it can no longer sign in")
     return EXIT_OK
 

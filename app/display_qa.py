@@ -21,9 +21,11 @@ from qa.compliance import ComplianceLog, EntryKind, signing_key
 from qa.displays import ScreenInfo, check_screen, display_changes
 from qa.luminance import (
     LuminanceReadings,
+    SimulatedDisplay,
     Status,
     drift_criterion,
     evaluate,
+    measure,
     uniformity_criterion,
 )
 from qa.policy import QaPolicy, load_qa_policy
@@ -66,12 +68,18 @@ def _luminance_part(readings: LuminanceReadings | None, policy: QaPolicy,
                           "status": str(c.status), "unit": c.unit} for c in criteria]}, failed
 
 
-def _readings_of(payload: dict) -> LuminanceReadings | None:
+def recorded_readings(payload: dict) -> LuminanceReadings | None:
+    """The meter readings a ``qa-run`` entry recorded; None for a run without a meter."""
     luminance = payload.get("luminance", {})
     if not luminance.get("measured"):
         return None
     return LuminanceReadings(tuple(luminance["levels"]), tuple(luminance["luminances"]),
-                             luminance["ambient"])
+                             float(luminance["ambient"]))
+
+
+def demo_meter_readings() -> LuminanceReadings:
+    """What the demo's simulated meter reads: a calibrated 1–420 cd/m² display."""
+    return measure(SimulatedDisplay(1.0, 420.0, 0.2, seed=7))
 
 
 @dataclass
@@ -104,7 +112,7 @@ class DisplayQa:
 
     def baseline(self) -> LuminanceReadings | None:
         """The first meter readings recorded: what later runs are compared with (drift)."""
-        measured = (_readings_of(e.payload) for e in self.log.entries()
+        measured = (recorded_readings(e.payload) for e in self.log.entries()
                     if e.kind == EntryKind.QA_RUN)
         return next((r for r in measured if r is not None), None)
 

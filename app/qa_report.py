@@ -17,6 +17,7 @@ from typing import Any, Final
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QTextDocument
 
+from app.display_qa import recorded_readings
 from app.pdf import print_pdf
 from qa.compliance import (
     ComplianceEntry,
@@ -27,7 +28,7 @@ from qa.compliance import (
     load_public_key,
     outcome,
 )
-from qa.luminance import DEFAULT_MIN_L_MAX, GsdfEvaluation, LuminanceReadings, evaluate
+from qa.luminance import DEFAULT_MIN_L_MAX, GsdfEvaluation, evaluate
 from qa.ui.gsdf_plot import ensure_application, render_image
 
 PLOT_URL: Final = "telerad://gsdf-plot.png"
@@ -94,9 +95,9 @@ def latest_measured_run(entries: Iterable[ComplianceEntry]
 
 def evaluation_of(payload: Mapping[str, Any]) -> GsdfEvaluation:
     """Rebuild the readings of a ``qa-run`` payload and evaluate them under its policy."""
-    luminance, policy = payload["luminance"], payload.get("policy") or {}
-    readings = LuminanceReadings(tuple(luminance["levels"]), tuple(luminance["luminances"]),
-                                 float(luminance["ambient"]))
+    readings, policy = recorded_readings(dict(payload)), payload.get("policy") or {}
+    if readings is None:
+        raise ValueError("this QA run recorded no meter readings")
     return evaluate(readings, display_class=str(policy.get("display_class", "primary")),
                     min_lmax=float(policy.get("min_lmax", DEFAULT_MIN_L_MAX)))
 

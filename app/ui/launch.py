@@ -26,6 +26,7 @@ from app.ui.login import LoginDialog
 from app.ui.main_window import MainWindow
 from app.ui.qa_dialog import DisplayQaDialog, connected_screens
 from app.ui.self_assessment_dialog import SelfAssessmentDialog
+from app.ui.worklist import WorklistModel
 from app.users import UserDirectory
 from app.viewing import StoreStudyReader, open_study
 from app.workstation import Workstation
@@ -76,7 +77,8 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
     relay.progress.connect(window.show_progress)
     readers = ComparisonOpener(workstation, access, window)
     window.display_warning_changed.connect(readers.warn_display)
-    window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor, desk))
+    window.open_requested.connect(lambda uid: _open_for_reporting(uid, readers, editor,
+                                                                    window.model))
     outbox = _start_outbox(workstation, window, editor)
     _offer_display_qa(workstation, display_qa, session.username, window)
     _service_oversight(workstation, session.username, window)
@@ -203,18 +205,21 @@ def _start_outbox(workstation: Workstation, window: MainWindow,
 
 
 def _open_for_reporting(study_uid: str, readers: ComparisonOpener, editor: ReportEditor,
-                        desk: ReportDesk) -> None:
+                        worklist: WorklistModel) -> None:
     """Open the reading window and, beside the worklist, the study's report; the
-    comparison section starts from the prior the reading window shows."""
+    comparison section starts from the prior the reading window shows. The studies come
+    from the worklist already on screen: nothing is read again on the GUI thread."""
     reading = readers.open(study_uid)
     if reading is None:
         return
     shown = reading.comparison.prior
-    studies = {s.study_uid: s for s in desk.access.list_studies()}
-    current = studies[study_uid]
+    current = worklist.summary(study_uid)
+    if current is None:  # left the worklist meanwhile
+        return
     name = current.patient_name.replace("^", ", ", 1).replace("^", " ")
     title = f"{name} · {current.description} · {dicom_date(current.study_date)}"
-    editor.open_study(study_uid, title, prior=studies.get(shown.study_uid) if shown else None)
+    editor.open_study(study_uid, title,
+                      prior=worklist.summary(shown.study_uid) if shown else None)
 
 
 def _authenticator(workstation: Workstation) -> Authenticator:

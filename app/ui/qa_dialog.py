@@ -23,13 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.display_qa import DisplayQa
+from app.display_qa import DisplayQa, demo_meter_readings
 from qa.displays import ScreenInfo
 from qa.luminance import (
     LuminanceReadings,
-    SimulatedDisplay,
     evaluate,
-    measure,
     readings_from_csv,
 )
 from qa.meter_session import MeterSession, meter_steps
@@ -150,7 +148,7 @@ class DisplayQaDialog(QDialog):
                            f"{len(self.uniformity)} uniformity points measured now")
 
     def _simulate(self) -> None:
-        self.readings = measure(SimulatedDisplay(1.0, 420.0, 0.2, seed=7))
+        self.readings = demo_meter_readings()
         self.meter.setText("Meter: simulated display (demo), 18 TG18-LN levels")
 
     def run(self) -> None:

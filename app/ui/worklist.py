@@ -106,6 +106,10 @@ class WorklistModel(QAbstractTableModel):
         return next((row for row, s in enumerate(self._studies) if s.study_uid == study_uid),
                     None)
 
+    def summary(self, study_uid: str) -> StudySummary | None:
+        row = self.row_of(study_uid)
+        return None if row is None else self._studies[row]
+
     def study_at(self, row: int) -> StudySummary:
         return self._studies[row]
 

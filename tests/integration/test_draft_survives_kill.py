@@ -7,11 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from app.config import save_settings
 from app.delivery import outbox_of
-from app.workstation import open_settings, open_workstation
+from app.workstation import open_workstation
 from reporting.model import PartKind
 from reporting.records import ReportBook
 from tests.helpers import eventually
@@ -32,11 +29,8 @@ def _draft_text(root: Path, study_uid: str) -> str:
         workstation.close()
 
 
-def test_draft_survives_kill_9(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
-    root = tmp_path / "profile"
-    paths, settings = open_settings(root)
-    save_settings(settings.with_value("security.key_source", "passphrase"), paths.settings)
+def test_draft_survives_kill_9(tmp_path: Path, passphrase_profile: Path) -> None:
+    root = passphrase_profile
     workstation = open_workstation(root)
     try:
         study_uid = open_desk(workstation).study_uid

@@ -18,9 +18,9 @@ import pydicom
 import pyotp
 import pytest
 
-from app.config import Peer, save_settings
+from app.config import Peer
 from app.delivery import DeliveryWorker
-from app.workstation import Workstation, open_settings, open_workstation
+from app.workstation import Workstation, open_workstation
 from reporting.model import PartKind, ReportState
 from reporting.outbox import DeliveryStatus
 from tests.helpers import eventually, small_plan
@@ -136,19 +136,10 @@ def test_ris_answering_ae_stops_and_shows_why(
     assert "failed" in desk.desk.delivery_lines(desk.study_uid)[1]
 
 
-def _passphrase_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A profile other processes can open too (the in-memory keyring is this process's)."""
-    monkeypatch.setenv("TELERAD_PASSPHRASE", PASSPHRASE)
-    root = tmp_path / "profile"
-    paths, settings = open_settings(root)
-    save_settings(settings.with_value("security.key_source", "passphrase"), paths.settings)
-    return root
-
-
 def test_sealed_outbox_is_delivered_once_a_reader_signs_in(
         tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _passphrase_profile(tmp_path, monkeypatch)
+        passphrase_profile: Path) -> None:
+    root = passphrase_profile
     workstation = open_workstation(root)
     try:
         desk = open_desk(workstation)
@@ -173,8 +164,8 @@ def test_sealed_outbox_is_delivered_once_a_reader_signs_in(
 
 def test_killed_outbox_process_delivers_everything_exactly_once_after_restart(
         tmp_path: Path, orthanc: Orthanc, ris: RecordingRis,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _passphrase_profile(tmp_path, monkeypatch)
+        passphrase_profile: Path) -> None:
+    root = passphrase_profile
     workstation = open_workstation(root)
     try:
         desk = open_desk(workstation)
