@@ -28,6 +28,25 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "largest P-DATA PDU we accept (PS3.8 §9.3.1); peers send at most this much per PDU",
     ),
     "node.maximum_associations": (10, "concurrent associations before new ones are refused"),
+    "node.pending_connections": (
+        16,
+        "connections held before their association request is complete (TLS handshake "
+        "included); beyond this the oldest such connection is dropped for the new one",
+    ),
+    "node.association_request_seconds": (
+        10,
+        "a connection without a complete A-ASSOCIATE-RQ is closed after this (ARTIM, "
+        "PS3.8 §9.1.5); also the TLS handshake's deadline",
+    ),
+    "node.receive_stall_seconds": (
+        1,
+        "a PDU that stops arriving for this long is aborted, and a PDU must arrive at "
+        "32 KiB/s on average after this allowance (slow senders); raise it on lossy links",
+    ),
+    "node.max_instance_megabytes": (
+        2048,
+        "largest dataset accepted in one C-STORE; a larger one aborts the association",
+    ),
     "node.study_quiet_seconds": (
         120,
         "a study counts as complete after this many seconds without a new instance",
@@ -186,6 +205,10 @@ _RANGES: dict[str, tuple[int, int]] = {
     "node.port": (1, 65535),
     "node.max_pdu_bytes": (4096, 16 * 1024 * 1024),  # never unlimited (STANDARDS §1)
     "node.maximum_associations": (1, 1000),
+    "node.pending_connections": (1, 1000),
+    "node.association_request_seconds": (1, 300),
+    "node.receive_stall_seconds": (1, 300),
+    "node.max_instance_megabytes": (1, 64 * 1024),
     "node.study_quiet_seconds": (0, 7 * 24 * 3600),
     "retention.days_after_delivery": (0, 3650),
     "auth.max_failures": (1, 100),

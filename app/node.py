@@ -23,6 +23,7 @@ from app.assignment import POLICY_FILE, AssignmentPolicy, load_policy
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
 from app.dicom_stream import check_complete, check_native_pixel_data
+from app.dicom_transport import TransportLimits, start_guarded_server
 from app.errors import (
     ConfigError,
     InvalidDicomValue,
@@ -31,6 +32,7 @@ from app.errors import (
     OutOfResources,
     StoreError,
 )
+from app.pdu_framing import FramingLimits
 from app.store import PutResult, StudyStore
 from reporting.dicom_send import send_without_delay
 
@@ -68,6 +70,11 @@ STATUS_STORE_FAILED = 0xC002
 # A-ASSOCIATE-RJ (PS3.8 §9.3.4): rejected-permanent, service-user, diagnostic
 REJECT_CALLING_AE = (0x01, 0x01, 0x03)
 REJECT_CALLED_AE = (0x01, 0x01, 0x07)
+REJECT_LOCAL_LIMIT = (0x02, 0x03, 0x02)  # rejected-transient: local-limit-exceeded
+
+# pynetdicom's own association limit, which counts connection threads (junk included);
+# ours, node.maximum_associations, counts associations and is checked in _on_requested.
+ASSOCIATION_THREADS_LIMIT = 10_000
 
 
 # The store's errors as C-STORE statuses, most specific first (PS3.4 B.2.3)
@@ -146,7 +153,10 @@ class StorageNode:
             self.settings = self.settings.with_value("node.ae_title", ae_title)
         ae = AE(ae_title=self.settings["node.ae_title"])
         ae.maximum_pdu_size = self.settings["node.max_pdu_bytes"]
-        ae.maximum_associations = self.settings["node.maximum_associations"]
+        # pynetdicom counts every connection thread against this limit, junk sockets
+        # included; our own limit counts associations only (_on_requested).
+        ae.maximum_associations = ASSOCIATION_THREADS_LIMIT
+        ae.acse_timeout = self.settings["node.association_request_seconds"]
         for context in AllStoragePresentationContexts:
             ae.add_supported_context(context.abstract_syntax, ACCEPTED_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification, ACCEPTED_TRANSFER_SYNTAXES[:2])
@@ -158,15 +168,26 @@ class StorageNode:
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_CONN_CLOSE, self._on_connection_closed),
         ]
-        tls = server_tls_context(self.settings)
         try:
-            self._server = ae.start_server(address, block=False, evt_handlers=handlers,
-                                           ssl_context=tls)
+            self._server = start_guarded_server(
+                ae, address, handlers, server_tls_context(self.settings),
+                self._transport_limits(), self._on_connection_refused)
         except OSError as exc:
             raise NodeError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror}") from exc
         bound = self._server.server_address
         LOG.info("DICOM node %s listening on %s:%s", ae.ae_title, bound[0], bound[1])
         return bound[0], bound[1]
+
+    def _transport_limits(self) -> TransportLimits:
+        settings = self.settings
+        return TransportLimits(
+            framing=FramingLimits(
+                max_pdu_bytes=settings["node.max_pdu_bytes"],
+                max_message_bytes=settings["node.max_instance_megabytes"] * 1024 * 1024),
+            stall_seconds=settings["node.receive_stall_seconds"],
+            handshake_seconds=settings["node.association_request_seconds"],
+            pending_connections=settings["node.pending_connections"],
+        )
 
     def stop(self) -> None:
         if self._server is not None:
@@ -246,9 +267,26 @@ class StorageNode:
         elif called not in self._called_titles():
             self._reject(event, REJECT_CALLED_AE, calling, address,
                          f"called AE title {called!r} is not one of ours")
-        else:
-            with self._associations_lock:
-                self._associations[id(event.assoc)] = _Association(calling, called, address)
+        elif not self._register(event, _Association(calling, called, address)):
+            LOG.warning("association from %s (%s) refused: %d associations already open",
+                        calling, address, self.settings["node.maximum_associations"])
+            event.assoc.acse.send_reject(*REJECT_LOCAL_LIMIT)
+            event.assoc.kill()
+
+    def _register(self, event: evt.Event, sender: _Association) -> bool:
+        """Count the association against node.maximum_associations; False when full."""
+        with self._associations_lock:
+            if len(self._associations) >= self.settings["node.maximum_associations"]:
+                return False
+            self._associations[id(event.assoc)] = sender
+            return True
+
+    def _on_connection_refused(self, address: str, reason: str) -> None:
+        """The transport aborted a connection (app/dicom_transport.py): a Security Alert."""
+        self._audit.record(AuditEvent(
+            EventId.SECURITY_ALERT, "E", actor=address, outcome=Outcome.MINOR_FAILURE,
+            source=address, detail=f"connection aborted: {reason}",
+        ))
 
     def _reject(self, event: evt.Event, reason_codes: tuple[int, int, int], calling: str,
                 address: str, reason: str) -> None:

@@ -21,6 +21,18 @@ from tests.memory_keyring import MemoryKeyring
 from tests.orthanc import Orthanc, running_orthanc
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true",
+                     help="run the long versions of the robustness runs (fuzzing, crash cycles, "
+                          "soak) instead of the bounded ones CI runs")
+
+
+@pytest.fixture
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True when `--long` was given: robustness tests run their full-length versions."""
+    return bool(request.config.getoption("--long"))
+
+
 @pytest.fixture(autouse=True)
 def memory_keyring() -> MemoryKeyring:
     """Every test starts with its own empty keyring."""
