@@ -283,6 +283,8 @@ class Database:
             self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as exc:
             self._connection.close()
+            if "full" in str(exc).lower():  # a wrong key is "file is not a database"
+                raise _store_error(exc) from exc
             raise StoreError(
                 f"{path.name} cannot be opened with this profile's key "
                 "(wrong keyring entry or passphrase, or the file is damaged)"
@@ -330,6 +332,10 @@ class Database:
                 if isinstance(exc, sqlcipher3.DatabaseError):
                     raise _store_error(exc) from exc
                 raise
+            finally:
+                # a failed statement kept alive by a logged error (its traceback holds this
+                # cursor) would otherwise keep the database file open after close()
+                cursor.close()
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:

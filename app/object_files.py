@@ -48,7 +48,7 @@ def os_error(exc: OSError, doing: str) -> StoreError:
     """The store's error for a failed file operation; disk full is its own case (0xA700)."""
     if exc.errno in DISK_FULL:
         return OutOfResources(f"store is out of space while {doing}: {exc.strerror}")
-    return StoreError(f"could not {doing}: {exc.strerror}")
+    return StoreError(f"the store failed while {doing}: {exc.strerror}")
 
 
 class WriterLock:
@@ -71,10 +71,10 @@ class WriterLock:
                     f"another telerad node (pid {holder}) is already receiving into this "
                     "profile; stop it or use another profile"
                 ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        # the pid only names the holder: a full disk must not keep the node from starting
+        with contextlib.suppress(OSError):
+            os.ftruncate(handle.fileno(), 0)
+            os.pwrite(handle.fileno(), str(os.getpid()).encode("ascii"), 0)
         self._handle = handle
 
     def release(self) -> None:
@@ -98,6 +98,12 @@ class ObjectFilePool:
         return self._objects / name[:2] / name
 
     def start(self, reusable: list[str]) -> None:
+        """Hand out ``reusable`` (empty files found at start-up) first, then new batches.
+
+        A crash may have cut a batch short before its directory fsync, so the directories
+        of reused names are synced here: an instance only ever goes into a durable name."""
+        for prefix in sorted({name[:2] for name in reusable}):
+            fsync_directory(self._objects / prefix)
         self._ready.extend(reusable)
         self._thread = threading.Thread(target=self._refill_forever, name="object-pool",
                                         daemon=True)
@@ -120,6 +126,16 @@ class ObjectFilePool:
             with self._wanted:
                 self._wanted.notify()
         return name
+
+    def give_back(self, name: str) -> None:
+        """A name whose instance was not stored (refused, failed, a duplicate): emptied and
+        handed out again, so a long disk-full spell does not leave a file per refusal. If
+        it cannot be emptied it stays as it is, for recovery to set aside at start-up."""
+        try:
+            os.truncate(self.path(name), 0)
+        except OSError:
+            return
+        self._ready.appendleft(name)
 
     def _refill_forever(self) -> None:
         while True:
@@ -158,10 +174,12 @@ def write_then_sync(path: Path, blob: bytes, meanwhile: Callable[[], T]) -> T:
     """Write ``blob`` into an existing empty file and fsync it while ``meanwhile`` runs.
 
     The index commit (``meanwhile``) and the file's fsync are independent disk flushes, so
-    they overlap; the caller answers the sender only after both. If either fails the file
-    is emptied again and the error raised; undoing ``meanwhile`` is the caller's part
-    (see StudyStore.put). A crash between the two leaves at most one indexed but unsynced
-    file per association, which recovery checks (StudyStore._verify_latest).
+    they overlap; the caller answers the sender only after both. A failure raises the
+    store's error (SyncFailed if only the fsync failed) and leaves the undoing to the
+    caller: first the index step, then the file (ObjectFilePool.give_back), so no reader
+    ever finds an indexed, emptied file. A crash between the two leaves at most one
+    indexed but unsynced file per association, which recovery checks
+    (StudyStore._verify_latest).
     """
     try:
         descriptor = os.open(path, os.O_WRONLY)
@@ -182,12 +200,8 @@ def write_then_sync(path: Path, blob: bytes, meanwhile: Callable[[], T]) -> T:
             raise sync_error
         return result
     except OSError as exc:
-        _empty(path)
         raise os_error(exc, "writing the instance") from exc
-    except (StoreError, SyncFailed):
-        _empty(path)
-        raise
-    finally:  # anything else (the process is going down) leaves the file for recovery
+    finally:  # the descriptor is closed only once the fsync worker is done with it
         os.close(descriptor)
 
 
@@ -197,8 +211,3 @@ class SyncFailed(Exception):
     def __init__(self, result: object, error: StoreError) -> None:
         super().__init__(str(error))
         self.result, self.error = result, error
-
-
-def _empty(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.truncate(path, 0)

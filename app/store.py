@@ -28,8 +28,16 @@ from pydicom.dataset import Dataset
 from app.crypto import decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader
-from app.errors import StoreError, StoreLocked
-from app.object_files import FAN_OUT, ObjectFilePool, SyncFailed, WriterLock, write_then_sync
+from app.errors import IntegrityError, StoreError, StoreLocked
+from app.object_files import (
+    FAN_OUT,
+    ObjectFilePool,
+    SyncFailed,
+    WriterLock,
+    fsync_directory,
+    os_error,
+    write_then_sync,
+)
 from app.profile import ProfilePaths
 from app.study_keys import StudyKeys, open_identity, seal_identity
 
@@ -154,16 +162,19 @@ class StudyStore:
             study_key[1], encoded, _associated_data(header.study_uid, header.sop_instance_uid)
         )
         object_name = self._pool.take()
-        path = self._pool.path(object_name)
         try:
-            inserted = write_then_sync(path, blob, lambda: self._index(
+            inserted = write_then_sync(self._pool.path(object_name), blob, lambda: self._index(
                 header, object_name, len(blob), calling_ae, called_ae, reporter, study_key))
         except SyncFailed as failed:
-            if failed.result:
+            if failed.result:  # the row goes before its file is emptied
                 self._unindex(header.sop_instance_uid)
+            self._pool.give_back(object_name)
             raise failed.error from failed
+        except StoreError:
+            self._pool.give_back(object_name)
+            raise
         if not inserted:  # a parallel association stored the same instance first
-            path.write_bytes(b"")
+            self._pool.give_back(object_name)
             return PutResult.DUPLICATE
         for listener in list(self.listeners):
             listener(header.study_uid)
@@ -256,46 +267,65 @@ class StudyStore:
             if self._writer_ready:
                 return
             self._writer_lock.acquire()
-            for prefix in range(FAN_OUT):
-                (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
-            if self._running_marker.exists():  # the last writer did not close: a crash
-                self._verify_latest()
-            self._running_marker.touch()
-            self._pool.start(reusable=self._recover())
+            try:
+                self._start_writing()
+            except OSError as exc:
+                self._writer_lock.release()
+                raise os_error(exc, "opening the store for writing") from exc
+            except BaseException:
+                self._writer_lock.release()
+                raise
             self._writer_ready = True
+
+    def _start_writing(self) -> None:
+        """Fan-out directories, crash recovery if the last writer did not close, the pool."""
+        for prefix in range(FAN_OUT):
+            (self._paths.objects / f"{prefix:02x}").mkdir(mode=0o700, exist_ok=True)
+        if self._running_marker.exists():  # the last writer did not close: a crash
+            self._verify_latest()
+        else:  # durable before the first instance: a power cut must leave it behind
+            self._running_marker.touch()
+            fsync_directory(self._paths.root)
+        self._pool.start(reusable=self._recover())
 
     def _verify_latest(self) -> None:
         """After a crash, the newest rows may point at files whose fsync never finished
         (see object_files.write_then_sync); those were never acknowledged. Each association
         has at most one such row, so checking the newest few covers every case."""
         rows = self._database.query(
-            "SELECT sop_instance_uid, object_name FROM instances ORDER BY rowid DESC LIMIT ?",
-            (UNSYNCED_ROWS_AFTER_CRASH,))
+            "SELECT sop_instance_uid, object_name, stored_bytes FROM instances "
+            "ORDER BY rowid DESC LIMIT ?", (UNSYNCED_ROWS_AFTER_CRASH,))
         for row in rows:
-            try:
-                self._check_written(row["sop_instance_uid"])
-            except StoreError:
-                LOG.warning("instance %s was not fully written before a crash; set aside",
-                            row["sop_instance_uid"])
-                self._unindex(row["sop_instance_uid"])
-                path = self._object_path(row["object_name"])
-                if path.exists():
-                    target = self._paths.quarantine / path.name
-                    path.replace(target)
-                    self.quarantined.append(target)
+            if self._written_whole(row):
+                continue
+            LOG.warning("instance %s was not fully written before a crash; set aside",
+                        row["sop_instance_uid"])
+            self._unindex(row["sop_instance_uid"])
+            self._set_aside(self._object_path(row["object_name"]))
 
-    def _check_written(self, sop_instance_uid: str) -> None:
-        """Authenticate the file when a reader has signed in; else its size must match
-        (an fsync that never finished leaves the file short or empty)."""
+    def _written_whole(self, row: dict) -> bool:
+        """The row's file has its indexed size and, once a reader has signed in,
+        authenticates. Any other failure (the index busy, say) is raised, not taken for an
+        incomplete file: recovery must never drop an instance that is whole."""
         try:
-            self.read_bytes(sop_instance_uid)
+            size = self._object_path(row["object_name"]).stat().st_size
+        except FileNotFoundError:
+            return False
+        if size != row["stored_bytes"]:
+            return False
+        try:
+            self.read_bytes(row["sop_instance_uid"])
         except StoreLocked:
-            row = self._database.query(
-                "SELECT object_name, stored_bytes FROM instances WHERE sop_instance_uid = ?",
-                (sop_instance_uid,))[0]
-            path = self._object_path(row["object_name"])
-            if not path.exists() or path.stat().st_size != row["stored_bytes"]:
-                raise StoreError(f"instance {sop_instance_uid} is incomplete") from None
+            return True  # the size is all the node can check without the reading key
+        except IntegrityError:
+            return False
+        return True
+
+    def _set_aside(self, path: Path) -> None:
+        if path.exists():
+            target = self._paths.quarantine / path.name
+            path.replace(target)
+            self.quarantined.append(target)
 
     def _recover(self) -> list[str]:
         """Files not in the index were never acknowledged: empty ones are reused, others
@@ -309,9 +339,7 @@ class StudyStore:
             if path.stat().st_size == 0:
                 reusable.append(path.name)
             else:
-                target = self._paths.quarantine / path.name
-                path.replace(target)
-                self.quarantined.append(target)
+                self._set_aside(path)
         if self.quarantined:
             LOG.warning("%d partly written file(s) from an interrupted run moved to quarantine",
                         len(self.quarantined))
