@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +61,10 @@ class RunningNode:
 SENDERS = (Peer("STORESCU", "127.0.0.1"), Peer("DCMSEND", "127.0.0.1"), Peer("TESTSCU"))
 
 
-@pytest.fixture
-def running_node(workstation: Workstation) -> Iterator[RunningNode]:
-    """The storage node on a free loopback port, accepting the three test senders."""
+@contextmanager
+def node_running(workstation: Workstation) -> Iterator[RunningNode]:
+    """The storage node of ``workstation`` on a free loopback port, accepting the three
+    test senders."""
     workstation.save_settings(workstation.settings.with_peers(SENDERS))
     node = StorageNode(workstation.store, workstation.audit, workstation.settings)
     host, port = node.start(host="127.0.0.1", port=0)
@@ -70,6 +72,12 @@ def running_node(workstation: Workstation) -> Iterator[RunningNode]:
         yield RunningNode(host, port, node.ae_title, workstation, node)
     finally:
         node.stop()
+
+
+@pytest.fixture
+def running_node(workstation: Workstation) -> Iterator[RunningNode]:
+    with node_running(workstation) as running:
+        yield running
 
 
 @pytest.fixture

@@ -21,9 +21,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from app.node import StorageNode
 from app.workstation import Workstation, open_workstation
-from tests.conftest import SENDERS, RunningNode
+from tests.conftest import RunningNode, node_running
 from tests.helpers import (
     files_below,
     indexed_object_names,
@@ -86,13 +85,8 @@ def node_on_small_disk(disk: Path) -> Iterator[RunningNode]:
     """The storage node on loopback, its profile (files and index) on ``disk``."""
     workstation = open_workstation(disk / "profile")
     try:
-        workstation.save_settings(workstation.settings.with_peers(SENDERS))
-        node = StorageNode(workstation.store, workstation.audit, workstation.settings)
-        host, port = node.start(host="127.0.0.1", port=0)
-        try:
-            yield RunningNode(host, port, node.ae_title, workstation, node)
-        finally:
-            node.stop()
+        with node_running(workstation) as running:
+            yield running
     finally:
         workstation.close()
 
