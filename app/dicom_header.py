@@ -1,7 +1,8 @@
 """The identifying header of a received instance, validated before anything is stored.
 
 UIDs must be digits and dots, at most 64 characters (PS3.5 §9.1); any other value is
-refused, so a crafted UID can never steer a file name, a command or a query.
+refused, so a crafted UID can never steer a file name, a command or a query. The values
+the index keeps must fit their VR's length (PS3.5 Table 6.2-1).
 """
 
 from __future__ import annotations
@@ -9,13 +10,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from app.errors import InvalidDicomValue
 from viewer.comparison import PatientIdentity
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 MAX_UID_LENGTH = 64
+# Most characters a value may hold, per VR (PS3.5 Table 6.2-1); PN per component group.
+MAX_CHARACTERS = {"AE": 16, "AS": 4, "CS": 16, "DA": 8, "DS": 16, "DT": 26, "IS": 12,
+                  "LO": 64, "LT": 10240, "PN": 64, "SH": 16, "ST": 1024, "TM": 14}
+# The attributes the index keeps and the worklist and banners show.
+INDEXED_TEXT = ("PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate",
+                "PatientSex", "StudyDate", "StudyTime", "AccessionNumber", "StudyDescription",
+                "ReferringPhysicianName", "RequestedProcedurePriority", "Modality",
+                "SeriesNumber", "SeriesDescription", "BodyPartExamined", "InstanceNumber",
+                "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames")
 
 
 def validate_uid(value: object, keyword: str) -> str:
@@ -26,9 +38,30 @@ def validate_uid(value: object, keyword: str) -> str:
     if len(text) > MAX_UID_LENGTH or not _UID.fullmatch(text):
         shown = text[:70].encode("ascii", "backslashreplace").decode("ascii")
         raise InvalidDicomValue(
-            f"{keyword} {shown!r} is not a valid UID (digits and dots, at most 64 characters)"
+            f"{keyword} is not a valid UID (digits and dots, at most 64 characters): {shown!r}"
         )
     return text
+
+
+def _pieces(value: object, vr: str) -> list[str]:
+    """The parts of a value whose length PS3.5 limits: each value, each PN component group."""
+    values = value if isinstance(value, MultiValue | list | tuple) else [value]
+    texts = [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values]
+    return [group for text in texts for group in text.split("=")] if vr == "PN" else texts
+
+
+def check_lengths(dataset: Dataset) -> None:
+    """Refuse an indexed value longer than its VR allows (PS3.5 Table 6.2-1): a worklist
+    row or a banner is never fed a megabyte of text."""
+    for keyword in INDEXED_TEXT:
+        if keyword not in dataset:
+            continue
+        vr = dictionary_VR(keyword)  # also for a value sent as UN (PS3.5 §6.2.2)
+        limit = MAX_CHARACTERS[vr]
+        longest = max((len(piece) for piece in _pieces(dataset[keyword].value, vr)), default=0)
+        if longest > limit:
+            raise InvalidDicomValue(f"{keyword} has {longest} characters, {vr} allows "
+                                    f"{limit} (PS3.5 Table 6.2-1)")
 
 
 def _text(dataset: Dataset, keyword: str) -> str:
@@ -89,8 +122,9 @@ class InstanceHeader:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InstanceHeader:
-        """Read and validate; raises InvalidDicomValue for a bad UID."""
+        """Read and validate; raises InvalidDicomValue for a bad UID or an over-long value."""
         meta = getattr(dataset, "file_meta", None) or Dataset()
+        check_lengths(dataset)
         patient = PatientIdentity.from_dataset(dataset)  # one reading of who it is
         return cls(
             study_uid=validate_uid(dataset.get("StudyInstanceUID"), "Study Instance UID"),

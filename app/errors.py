@@ -37,6 +37,11 @@ class OutOfResources(StoreError):
     """The disk is full or a quota is reached; the instance was not stored."""
 
 
+class InstanceTooLarge(OutOfResources):
+    """The instance would need more memory than the workstation allows for one object (an
+    inflated dataset, one decoded frame): refused before that memory is spent."""
+
+
 class NodeError(TeleradError):
     """The DICOM node cannot start (address in use, no permission for the port)."""
 

@@ -22,7 +22,7 @@ from pynetdicom.sop_class import Verification
 from app.assignment import POLICY_FILE, AssignmentPolicy, load_policy
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
-from app.dicom_stream import check_complete, check_native_pixel_data
+from app.dicom_stream import check_pixel_data, parse_dataset
 from app.dicom_transport import TransportLimits, start_guarded_server
 from app.errors import (
     ConfigError,
@@ -320,10 +320,11 @@ class StorageNode:
         try:
             meta = event.file_meta  # pynetdicom builds it afresh on every access
             stream = event.encoded_dataset(include_meta=False)
-            check_complete(stream, meta.TransferSyntaxUID)
-            dataset = event.dataset
+            # walked, then parsed once (a deflated stream inflated once, bounded); a
+            # parser's fault is a named MalformedDataset
+            dataset = parse_dataset(stream, meta.TransferSyntaxUID)
             dataset.file_meta = meta
-            check_native_pixel_data(dataset, meta.TransferSyntaxUID)
+            check_pixel_data(dataset, meta.TransferSyntaxUID)
             if dataset.get("SOPClassUID") != request.AffectedSOPClassUID:
                 return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
             if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:

@@ -28,6 +28,9 @@ VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 ROUNDING = 0.5 + 2**-12  # half up: 0.00024 outweighs float32 error at ties (to 10 bits)
 UNSPECIFIED_UNIT = "US"  # Rescale Type / Modality LUT Type "unspecified" (C.11.1.1.2)
+# The largest decoded frame the viewer builds: six times a 16-bit 4096 × 5120 mammogram, so
+# a declared 65535 × 65535 frame is refused instead of exhausting the workstation's memory.
+MAX_FRAME_BYTES = 256 * 1024 * 1024
 
 
 class PixelDataError(Exception):
@@ -74,6 +77,21 @@ def is_monochrome(dataset: Dataset) -> bool:
     return photometric.startswith("MONOCHROME")
 
 
+def decoded_frame_bytes(dataset: Dataset) -> int:
+    """Bytes of one decoded frame: Rows × Columns × Samples per Pixel × whole bytes per
+    sample (PS3.3 C.7.6.3); PALETTE COLOR expands to three samples of up to 16 bits
+    (C.7.6.3.1.5). Raises AttributeError, TypeError or ValueError for an unusable module."""
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    samples = int(dataset.get("SamplesPerPixel") or 1)
+    sample_bytes = (int(dataset.BitsAllocated) + 7) // 8
+    if min(rows, columns, samples, sample_bytes) < 1:
+        raise ValueError(f"Rows {rows}, Columns {columns}, Samples per Pixel {samples} and "
+                         f"Bits Allocated {dataset.BitsAllocated} must all be positive")
+    if _photometric(dataset) == "PALETTE COLOR":
+        samples, sample_bytes = 3, max(sample_bytes, 2)
+    return rows * columns * samples * sample_bytes
+
+
 def decode_frames(dataset: Dataset) -> np.ndarray:
     """All frames as stored values: (frames, rows, cols) or (frames, rows, cols, 3) RGB.
 
@@ -95,12 +113,15 @@ def decode_frame(dataset: Dataset, index: int) -> np.ndarray:
 
 def _decode(dataset: Dataset, index: int | None) -> np.ndarray:
     transfer_syntax, decoder = _decoder(dataset)
+    _check_frame_size(dataset)
     if decoder.is_native:
         _check_native_length(dataset)
     try:
         array, meta = decoder.as_array(dataset, index=index, validate=True, raw=False,
                                        **as_pixel_options(dataset))
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # also a Rust plugin's panic (PanicException is no Exception)
         raise PixelDataError(
             f"Pixel data cannot be decoded ({transfer_syntax.name}): {exc}") from exc
     photometric = str(meta.get("photometric_interpretation", "")).strip().upper()
@@ -134,6 +155,20 @@ def _decoder(dataset: Dataset) -> tuple[UID, Decoder]:
     return transfer_syntax, decoder
 
 
+def _check_frame_size(dataset: Dataset) -> None:
+    """Refuse a frame whose decoded size is unusable or above MAX_FRAME_BYTES, before any
+    memory is spent on it: the declared Rows and Columns, not the data, decide the size."""
+    try:
+        size = decoded_frame_bytes(dataset)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise PixelDataError(f"Image Pixel Module unusable: {exc}") from exc
+    if size > MAX_FRAME_BYTES:
+        raise PixelDataError(
+            f"One frame of {dataset.Rows} × {dataset.Columns} pixels would need "
+            f"{size / 2**20:.0f} MiB decoded, more than the {MAX_FRAME_BYTES // 2**20} MiB "
+            "the viewer allows: the image is not shown")
+
+
 def _check_native_length(dataset: Dataset) -> None:
     """Uncompressed Pixel Data must hold every frame (PS3.5 §8.1.1)."""
     try:
@@ -153,13 +188,21 @@ def _photometric(dataset: Dataset) -> str:
 
 def _lut_table(dataset: Dataset, item: Dataset) -> tuple[np.ndarray, int, int]:
     """An item's LUT Data as int64 entries, with the first value mapped and the bits per entry."""
-    entries, first, depth = _descriptor(item.LUTDescriptor)
-    return _lut_entries(dataset, item["LUTData"].value, entries), first, depth
+    try:
+        entries, first, depth = _descriptor(item.LUTDescriptor)
+        return _lut_entries(dataset, item["LUTData"].value, entries), first, depth
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise PixelDataError(f"Lookup table unusable (LUT Descriptor and LUT Data, PS3.3 "
+                             f"C.11.1.1.1): {exc}") from exc
 
 
 def _descriptor(descriptor: Any) -> tuple[int, int, int]:
-    """Entries (0 stands for 65536), first stored value mapped, bits per entry."""
+    """Entries (0 stands for 65536), first stored value mapped, bits per entry (1 to 16,
+    PS3.3 C.11.1.1.1); ValueError for any other descriptor."""
     entries, first, depth = (int(value) for value in descriptor)
+    if not (0 <= entries <= 0xFFFF and 1 <= depth <= 16):
+        raise ValueError(f"LUT Descriptor {entries}\\{first}\\{depth} is outside "
+                         "0-65535 entries of 1-16 bits")
     return entries or 65536, first, depth
 
 
@@ -168,7 +211,8 @@ def _lut_entries(dataset: Dataset, value: Any, entries: int) -> np.ndarray:
     if isinstance(value, bytes | bytearray):
         wide = len(value) >= 2 * entries
         order = "<" if _little_endian(dataset) else ">"
-        table = np.frombuffer(value, dtype=f"{order}u2" if wide else np.uint8)
+        usable = len(value) // 2 * 2 if wide else len(value)  # whole 16-bit words only
+        table = np.frombuffer(value[:usable], dtype=f"{order}u2" if wide else np.uint8)
     else:
         table = np.atleast_1d(np.asarray(value, dtype=np.int64))
     if table.size < entries:
@@ -252,15 +296,30 @@ def modality_values(dataset: Dataset, stored: np.ndarray, *, frame: int = 0) -> 
     if item is not None:
         table, first, _depth = _lut_table(dataset, item)
         return _lookup(stored, table, first).astype(np.float32)
-    source = _rescale_source(dataset, frame)
-    slope = float(source.get("RescaleSlope") or 1)
-    intercept = float(source.get("RescaleIntercept") or 0)
+    slope, intercept = rescale(dataset, frame=frame)
     values = np.asarray(stored).astype(np.float32)
     if slope != 1:
         values *= np.float32(slope)
     if intercept != 0:
         values += np.float32(intercept)
     return values
+
+
+def rescale(dataset: Dataset, *, frame: int = 0) -> tuple[float, float]:
+    """Rescale Slope and Intercept of ``frame`` (PS3.3 C.11.1.1.2; 1 and 0 when absent);
+    PixelDataError when they are not finite numbers: the modality values (e.g. HU) of
+    the image would be unknown, so it is not shown."""
+    source = _rescale_source(dataset, frame)
+    try:
+        slope = float(source.get("RescaleSlope") or 1)
+        intercept = float(source.get("RescaleIntercept") or 0)
+    except (TypeError, ValueError) as exc:
+        raise PixelDataError(f"Rescale Slope/Intercept unusable ({exc}): the image's "
+                             "values (e.g. HU) cannot be known") from exc
+    if not (np.isfinite(slope) and np.isfinite(intercept)):
+        raise PixelDataError(f"Rescale Slope {slope} / Intercept {intercept} are not finite: "
+                             "the image's values (e.g. HU) cannot be known")
+    return slope, intercept
 
 
 def modality_unit(dataset: Dataset) -> str:

@@ -28,6 +28,7 @@ from viewer.pipeline import (
     modality_unit,
     modality_values,
     present,
+    rescale,
     stored_windows,
 )
 
@@ -107,8 +108,7 @@ def _header_only(dataset: Dataset) -> Dataset:
 
 
 def _frame_info(dataset: Dataset) -> FrameInfo:
-    slope = float(dataset.get("RescaleSlope", 1) or 1)
-    intercept = float(dataset.get("RescaleIntercept", 0) or 0)
+    slope, intercept = rescale(dataset)
     has_lut = "ModalityLUTSequence" in dataset or "PerFrameFunctionalGroupsSequence" in dataset
     return FrameInfo(
         monochrome=is_monochrome(dataset), slope=slope, intercept=intercept,
@@ -171,7 +171,9 @@ class SeriesVolume:
                 info = self._info.get(ref.sop_instance_uid) or _frame_info(dataset)
                 self._info[ref.sop_instance_uid] = info
             pixels = np.ascontiguousarray(decode_frame(dataset, ref.frame))
-        except Exception as exc:  # a damaged image shows as an error, never a crash
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a damaged image shows as an error, never a crash
             self._errors[index] = _describe(exc)
             return None
         self._pixels[index] = pixels
@@ -211,19 +213,31 @@ class SeriesVolume:
 
     # ---- values and display ------------------------------------------------------------
 
+    def _failed(self, index: int, exc: BaseException) -> PixelDataError:
+        """Frame ``index`` turned out unshowable after decoding: it now reads as failed."""
+        self._errors[index] = _describe(exc)
+        self._pixels.pop(index, None)
+        return exc if isinstance(exc, PixelDataError) else PixelDataError(self._errors[index])
+
     def modality(self, index: int) -> np.ndarray | None:
         """Modality values (e.g. HU) of a monochrome frame, PS3.3 C.11.1, for measurements."""
         pixels, info = self.load(index), self.info(index)
         if pixels is None or info is None or not info.monochrome:
             return None
-        return modality_values(info.header, pixels)
+        try:
+            return modality_values(info.header, pixels)
+        except Exception as exc:  # a damaged image shows as an error, never a crash
+            self._failed(index, exc)
+            return None
 
     def default_window(self, index: int) -> Window | None:
-        pixels, info = self.load(index), self.info(index)
-        if pixels is None or info is None or not info.monochrome:
+        info = self.info(index) if self.load(index) is not None else None
+        if info is None or not info.monochrome:
             return None
-        return info.windows[0] if info.windows else default_window(info.header,
-                                                                   self.modality(index))
+        if info.windows:
+            return info.windows[0]
+        values = self.modality(index)
+        return None if values is None else default_window(info.header, values)
 
     def display(self, index: int, window: Window | None, *, invert: bool = False,
                 bits: int = 8) -> np.ndarray:
@@ -235,12 +249,21 @@ class SeriesVolume:
         pixels, info = self.load(index), self.info(index)
         if pixels is None or info is None:
             raise PixelDataError(self._errors.get(index, "frame not available"))
+        try:
+            return self._display(index, pixels, info, window, invert, bits)
+        except Exception as exc:  # a damaged image shows as an error, never a crash
+            raise self._failed(index, exc) from exc
+
+    def _display(self, index: int, pixels: np.ndarray, info: FrameInfo, window: Window | None,
+                 invert: bool, bits: int) -> np.ndarray:
         if not info.monochrome:
             return present(info.header, pixels, None, invert=invert)
         if window is None and "VOILUTSequence" in info.header:
             return present(info.header, modality_values(info.header, pixels), None,
                            invert=invert, bits=bits)
         window = window or self.default_window(index)
+        if window is None:
+            raise PixelDataError(self._errors.get(index, "no window for this frame"))
         if pixels.dtype in (np.uint8, np.uint16, np.int8, np.int16):
             return self._lut(pixels.dtype, info, window, invert, bits)[_lut_index(pixels)]
         return present(info.header, modality_values(info.header, pixels), window, invert=invert,
@@ -270,6 +293,6 @@ def _lut_index(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if isinstance(exc, PixelDataError) else f"image cannot be shown: {text}"

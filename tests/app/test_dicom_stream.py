@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from app.dicom_stream import check_complete, check_native_pixel_data
+from app.dicom_stream import check_complete, check_pixel_data
 from app.errors import MalformedDataset
 
 BUNDLED = ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm",
@@ -71,11 +71,11 @@ def test_encapsulated_pixel_data_without_sequence_delimiter_is_refused() -> None
 
 def test_short_native_pixel_data_is_refused_and_full_is_accepted() -> None:
     dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    check_native_pixel_data(dataset, "1.2.840.10008.1.2.1")
+    check_pixel_data(dataset, "1.2.840.10008.1.2.1")
     dataset.PixelData = dataset.PixelData[:-512]
     expected = "Pixel Data holds 32256 bytes, the image needs 32768"
     with pytest.raises(MalformedDataset, match=expected):
-        check_native_pixel_data(dataset, "1.2.840.10008.1.2.1")
+        check_pixel_data(dataset, "1.2.840.10008.1.2.1")
 
 
 def test_short_pixel_data_after_a_round_trip_through_pydicom_is_refused() -> None:
@@ -83,4 +83,4 @@ def test_short_pixel_data_after_a_round_trip_through_pydicom_is_refused() -> Non
     raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
     dataset = pydicom.dcmread(io.BytesIO(raw[:-700]))
     with pytest.raises(MalformedDataset):
-        check_native_pixel_data(dataset, str(dataset.file_meta.TransferSyntaxUID))
+        check_pixel_data(dataset, str(dataset.file_meta.TransferSyntaxUID))

@@ -268,8 +268,8 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
         (StorageNode, "_on_c_store", "handler: tally, status"),
         (StorageNode, "_store_instance", "handler: UID checks, other"),
         (event_class, "encoded_dataset", "event.encoded_dataset() calls: copies"),
-        (app.node, "check_complete", "check: stream complete"),
-        (app.node, "check_native_pixel_data", "check: native pixel data length"),
+        (app.node, "parse_dataset", "walk the stream, then parse it"),
+        (app.node, "check_pixel_data", "check: pixel data length and frames"),
         (StudyStore, "put", "put: other"),
         (StudyStore, "contains", "duplicate check (SELECT)"),
         (StudyStore, "_study_key", "study key (cached after first)"),
@@ -280,7 +280,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
     ]
     for owner, name, label in [patch for patch in patches if hasattr(*patch[:2])]:
         setattr(owner, name, timer.wrap(getattr(owner, name), label))
-    for name, label in (("dataset", "event.dataset (decode)"), ("file_meta", "event.file_meta")):
+    for name, label in (("file_meta", "event.file_meta"),):
         prop: Any = getattr(event_class, name)
         setattr(event_class, name, property(timer.wrap(prop.fget, label)))
     header = InstanceHeader.from_dataset

@@ -10,18 +10,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool
-from PySide6.QtWidgets import QMessageBox
 
 from app.access import StudyAccess
 from app.audit import EventId, Outcome
 from app.errors import IntegrityError
 from app.synthetic import StudyPlan
-from app.ui.launch import ComparisonOpener
-from app.ui.main_window import MainWindow
 from app.workstation import Workstation
 from tests.helpers import object_files_with_data, small_plan
 from tests.reading_room import REPORTER, store_plan
+from tests.study_windows import worklist_opener
 from viewer.ui.comparison_window import ComparisonWindow
 
 SLICES = 5
@@ -163,25 +160,8 @@ def test_untouched_store_raises_no_alert(workstation: Workstation, chest: StudyP
 def opened_window(qtbot, workstation: Workstation, chest: StudyPlan, access: StudyAccess,
                   monkeypatch) -> Iterator[OpenWindow]:
     """Opens a study as the worklist does; decoding threads are finished afterwards."""
-    windows: list[ComparisonWindow] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: (
-        pytest.fail(f"study refused: {text}")))
-
-    def open_(study_uid: str) -> ComparisonWindow:
-        main = MainWindow(access)
-        qtbot.addWidget(main)
-        window = ComparisonOpener(workstation, access, main).open(study_uid)
-        assert window is not None
-        qtbot.addWidget(window)
-        windows.append(window)
-        return window
-
-    yield open_
-    for window in windows:
-        for pane in window.panes.values():
-            if pane.viewport is not None:
-                pane.viewport.volume.close()
-    QThreadPool.globalInstance().waitForDone()  # thumbnails read the store until they finish
+    with worklist_opener(qtbot, workstation, access, monkeypatch) as open_:
+        yield open_
 
 
 def test_tampered_slice_shows_as_refused_in_the_viewer(

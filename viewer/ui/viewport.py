@@ -81,7 +81,7 @@ class Viewport(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.volume = volume
         self.model = ViewModel(ViewState(count=len(volume), index=start_index))
-        self.model.listeners.append(lambda _state: self.render())
+        self.model.listeners.append(lambda _state: self.redraw())
         self.graphics = pg.GraphicsView(background="k")
         self.view_box = _ImageViewBox(self)
         self.graphics.setCentralItem(self.view_box)
@@ -104,7 +104,7 @@ class Viewport(QWidget):
         self._cine = QTimer(self, interval=1000 // CINE_FPS)
         self._cine.timeout.connect(self._cine_step)
         self._fitted = False
-        self.render()
+        self.redraw()
 
     # ---- intents -----------------------------------------------------------------------
 
@@ -163,7 +163,9 @@ class Viewport(QWidget):
 
     # ---- rendering ---------------------------------------------------------------------
 
-    def render(self) -> None:
+    def redraw(self) -> None:
+        """Draw the current frame, or say why it cannot be shown (QWidget.render stays Qt's,
+        so the viewport can be drawn offscreen)."""
         index = self.state.index
         try:
             pixels = self.volume.display(index, self.state.window, invert=self.state.invert,

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 import pytest
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless
-from PySide6.QtCore import QEvent, QPointF, Qt, QThreadPool
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QTextDocumentFragment
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
@@ -31,6 +31,7 @@ from tests.reading_room import (
     fill_reading_room,
     store_dataset,
 )
+from tests.study_windows import close_windows
 from viewer.ui.comparison_window import ComparisonWindow, Pane
 from viewer.ui.viewport import Viewport
 
@@ -64,11 +65,7 @@ def open_window(qtbot, workstation: Workstation, room: ReadingRoom) -> Iterator[
         return window
 
     yield open_
-    for window in opened:
-        for pane in window.panes.values():
-            if pane.viewport is not None:
-                pane.viewport.volume.close()
-    QThreadPool.globalInstance().waitForDone()  # thumbnails read the store until they finish
+    close_windows(opened)
 
 
 @pytest.fixture
