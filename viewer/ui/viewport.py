@@ -97,6 +97,7 @@ class Viewport(QWidget):
         self.overlay = Overlay(self.graphics)
         self.message = QLabel("", self.graphics)
         self.message.setObjectName("viewport-message")
+        self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff6b6b; font-size: 13pt; background: transparent;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -173,7 +174,7 @@ class Viewport(QWidget):
         except PixelDataError as exc:
             self.image.clear()
             self.message.setText(f"Image {index + 1} cannot be shown:\n{exc}")
-            self.message.adjustSize()
+            self._place_message()
             self._update_overlay()
             return
         self.message.setText("")
@@ -206,6 +207,12 @@ class Viewport(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.overlay.place()
+        self._place_message()
+
+    def _place_message(self) -> None:
+        """The reason an image cannot be shown, wrapped to the viewport's width."""
+        self.message.setFixedWidth(max(self.graphics.width() - 24, 100))
+        self.message.adjustSize()
         self.message.move(12, self.graphics.height() // 2)
 
     # ---- keys --------------------------------------------------------------------------
