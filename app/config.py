@@ -38,10 +38,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
         "a connection without a complete A-ASSOCIATE-RQ is closed after this (ARTIM, "
         "PS3.8 §9.1.5); also the TLS handshake's deadline",
     ),
-    "node.receive_stall_seconds": (
-        1,
-        "a PDU that stops arriving for this long is aborted, and a PDU must arrive at "
-        "32 KiB/s on average after this allowance (slow senders); raise it on lossy links",
+    "node.receive_stall_ms": (
+        900,
+        "a PDU that stops arriving for this many milliseconds is aborted, and a PDU must "
+        "arrive at 32 KiB/s on average after this allowance (slow or stalled senders); "
+        "raise it on a lossy link",
     ),
     "node.max_instance_megabytes": (
         2048,
@@ -207,7 +208,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "node.maximum_associations": (1, 1000),
     "node.pending_connections": (1, 1000),
     "node.association_request_seconds": (1, 300),
-    "node.receive_stall_seconds": (1, 300),
+    "node.receive_stall_ms": (100, 300_000),
     "node.max_instance_megabytes": (1, 64 * 1024),
     "node.study_quiet_seconds": (0, 7 * 24 * 3600),
     "retention.days_after_delivery": (0, 3650),

@@ -184,7 +184,7 @@ class StorageNode:
             framing=FramingLimits(
                 max_pdu_bytes=settings["node.max_pdu_bytes"],
                 max_message_bytes=settings["node.max_instance_megabytes"] * 1024 * 1024),
-            stall_seconds=settings["node.receive_stall_seconds"],
+            stall_seconds=settings["node.receive_stall_ms"] / 1000,
             handshake_seconds=settings["node.association_request_seconds"],
             pending_connections=settings["node.pending_connections"],
         )

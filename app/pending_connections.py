@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import selectors
 import socket
 import threading
@@ -68,7 +69,11 @@ class QuietConnections:
         self._thread.start()
 
     def add(self, connection: Any, peer: Address) -> None:
+        """Watch ``connection``. When the limit is reached, waiting connections whose peer
+        has meanwhile spoken are handed on first, then the oldest silent one is dropped:
+        a burst must not push out a peer whose request is already waiting to be read."""
         with self._lock:
+            talking = self._take_talking() if len(self._waiting) >= self._limit else []
             if len(self._waiting) >= self._limit:
                 oldest = min(self._waiting, key=lambda c: self._waiting[c][1])
                 LOG.warning("%d connections silent: dropping the oldest for %s",
@@ -78,6 +83,24 @@ class QuietConnections:
             self._waiting[connection] = (peer, time.monotonic())
             self._selector.register(connection, selectors.EVENT_READ)
         self._wake_writer.send(b"\0")
+        self._hand_on(talking)
+
+    def _take_talking(self) -> list[tuple[Any, Address]]:
+        """Remove and return the waiting connections that are readable now."""
+        poll = select.poll()  # not select(): descriptors may be numbered past FD_SETSIZE
+        by_descriptor = {}
+        for connection in self._waiting:
+            poll.register(connection, select.POLLIN)
+            by_descriptor[connection.fileno()] = connection
+        readable = [by_descriptor[descriptor] for descriptor, _ in poll.poll(0)]
+        return [(connection, self._forget(connection)[0]) for connection in readable]
+
+    def _hand_on(self, readable: list[tuple[Any, Address]]) -> None:
+        for connection, peer in readable:
+            if _hung_up(connection):
+                close(connection)
+            else:
+                self._on_talking(connection, peer)
 
     def stop(self) -> None:
         self._stopped = True
@@ -104,14 +127,9 @@ class QuietConnections:
                     if key.fileobj is self._wake_reader:
                         self._wake_reader.recv(4096)
                     elif key.fileobj in self._waiting:
-                        peer = self._forget(key.fileobj)[0]
-                        if _hung_up(key.fileobj):
-                            close(key.fileobj)
-                        else:
-                            talking.append((key.fileobj, peer))
+                        talking.append((key.fileobj, self._forget(key.fileobj)[0]))
                 self._expire(time.monotonic() - self._timeout)
-            for connection, peer in talking:
-                self._on_talking(connection, peer)
+            self._hand_on(talking)
 
     def _expire(self, accepted_before: float) -> None:
         for connection, (peer, accepted) in list(self._waiting.items()):
