@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 
 from app.errors import ConfigError
+from app.object_files import replace_durably
 
 PEER_ROLES = ("sender", "pacs")
 
@@ -334,6 +335,4 @@ def save_settings(settings: Settings, path: Path) -> None:
         document["peers"] = [
             {k: v for k, v in asdict(peer).items() if v not in ("", 0)} for peer in settings.peers
         ]
-    temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(tomli_w.dumps(document), encoding="utf-8")
-    temporary.replace(path)
+    replace_durably(path, tomli_w.dumps(document).encode("utf-8"))

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.errors import IntegrityError, KeyStoreUnavailable
+from app.object_files import create_durably
 
 KEYRING_SERVICE = "telerad"
 PASSPHRASE_ENV = "TELERAD_PASSPHRASE"
@@ -178,7 +179,8 @@ def passphrase_master_key(salt_path: Path, *, create: bool) -> bytes:
     if not salt_path.exists():
         if not create:
             raise KeyStoreUnavailable(f"passphrase salt {salt_path.name} is missing")
-        salt_path.write_bytes(secrets.token_bytes(16))
+        # durable before the database it keys; a concurrent creator's salt wins as a whole
+        create_durably(salt_path, secrets.token_bytes(16))
     return derive_password_key(passphrase, salt_path.read_bytes())
 
 

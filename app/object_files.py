@@ -44,6 +44,38 @@ def fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+def _synced_temporary(path: Path, data: bytes) -> Path:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temporary
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` so that after a crash or power cut it holds its old contents or all of
+    ``data``: a synced temporary file renamed over it, then the directory synced."""
+    temporary = _synced_temporary(path, data)
+    os.replace(temporary, path)
+    fsync_directory(path.parent)
+
+
+def create_durably(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data`` unless it exists (False then), durably and at once:
+    a synced temporary file linked into place, so a concurrent creator cannot interleave
+    and a power cut cannot leave it empty."""
+    temporary = _synced_temporary(path, data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    fsync_directory(path.parent)
+    return True
+
+
 def os_error(exc: OSError, doing: str) -> StoreError:
     """The store's error for a failed file operation; disk full is its own case (0xA700)."""
     if exc.errno in DISK_FULL:
