@@ -149,6 +149,7 @@ class StorageNode:
               ae_title: str | None = None) -> tuple[str, int]:
         """Listen in background threads; returns the bound (host, port)."""
         self._store.open_for_writing()  # one receiving node per profile, crash recovery
+        self._audit_quarantine()
         if ae_title:
             self.settings = self.settings.with_value("node.ae_title", ae_title)
         ae = AE(ae_title=self.settings["node.ae_title"])
@@ -177,6 +178,17 @@ class StorageNode:
         bound = self._server.server_address
         LOG.info("DICOM node %s listening on %s:%s", ae.ae_title, bound[0], bound[1])
         return bound[0], bound[1]
+
+    def _audit_quarantine(self) -> None:
+        """Files recovery set aside (never acknowledged, or failing authentication after a
+        crash) are for IT to see in the audit trail, not only in a log."""
+        if self._store.quarantined:
+            names = ", ".join(path.name for path in self._store.quarantined[:5])
+            self._audit.record(AuditEvent(
+                EventId.SECURITY_ALERT, "E", actor=self.ae_title, outcome=Outcome.MINOR_FAILURE,
+                detail=f"{len(self._store.quarantined)} file(s) from an interrupted run set "
+                       f"aside in quarantine: {names}",
+            ))
 
     def _transport_limits(self) -> TransportLimits:
         settings = self.settings

@@ -10,6 +10,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from app.errors import IntegrityError, InvalidDicomValue, OutOfResources, StoreError
+from app.node import StorageNode
 from app.store import PutResult
 from app.workstation import Workstation, open_workstation
 from tests.helpers import (
@@ -227,6 +228,23 @@ def test_file_half_written_before_a_crash_is_quarantined_and_never_served(
     assert unacknowledged_data(reopened) == []
     assert reopened.store.read_bytes(kept) == encoded
     assert reopened.store.contains(after)
+    reopened.close()
+
+
+def test_node_start_audits_what_recovery_set_aside(tmp_path: Path) -> None:
+    first = open_workstation(tmp_path / "profile")
+    put(first)
+    stray = first.paths.objects / "ab" / ("ab" + "1" * 30)
+    stray.write_bytes(b"TRD1" + b"\x5a" * 100)
+    _crash(first)
+
+    reopened = open_workstation(tmp_path / "profile")
+    node = StorageNode(reopened.store, reopened.audit, reopened.settings)
+    node.start(host="127.0.0.1", port=0)
+    node.stop()
+    details = [str(event["detail"]) for event in reopened.audit.events()]
+    assert any("1 file(s) from an interrupted run set aside in quarantine: " + stray.name
+               in detail for detail in details)
     reopened.close()
 
 
