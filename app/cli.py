@@ -25,6 +25,7 @@ from app.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
     cell,
+    chain_verdict,
     opened,
     operator,
     profile_root,
@@ -144,11 +145,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     count = len(workstation.audit.events())
     broken = workstation.audit.verify()
     workstation.close()
-    if broken:
-        print(f"audit trail BROKEN at entry {broken.seq}: {broken.reason}")
-        return EXIT_FAILURE
-    print(f"audit trail intact: {count} entries")
-    return EXIT_OK
+    return chain_verdict("audit trail", broken, f"{count} entries")
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:

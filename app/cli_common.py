@@ -28,6 +28,16 @@ def opened(args: argparse.Namespace) -> Iterator[Workstation]:
         workstation.close()
 
 
+def chain_verdict(name: str, broken: object | None, intact: str) -> int:
+    """Print whether a hash chain (audit trail, compliance log) held; the exit code.
+    ``broken`` is the first bad entry (with ``seq`` and ``reason``) or None."""
+    if broken is not None:
+        print(f"{name} BROKEN at entry {broken.seq}: {broken.reason}")
+        return EXIT_FAILURE
+    print(f"{name} intact: {intact}")
+    return EXIT_OK
+
+
 def operator() -> str:
     """Who ran a command, for the audit trail: the OS login name."""
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, opened, operator
+from app.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, chain_verdict, opened, operator
 from app.compliance_forward import compliance_forwarder_from_settings
 from app.display_qa import DisplayQa, demo_meter_readings
 from app.errors import ConfigError
@@ -85,11 +85,7 @@ def cmd_compliance_verify(args: argparse.Namespace) -> int:
         log = DisplayQa(workstation).log
         count, broken = len(log.entries()), log.verify(log.public_key)
         key = public_key_pem(log.public_key)
-    if broken:
-        print(f"compliance log BROKEN at entry {broken.seq}: {broken.reason}")
-        return EXIT_FAILURE
-    print(f"compliance log intact: {count} entries, signed by\n{key}")
-    return EXIT_OK
+    return chain_verdict("compliance log", broken, f"{count} entries, signed by\n{key}")
 
 
 def cmd_compliance_export(args: argparse.Namespace) -> int:

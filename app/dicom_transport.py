@@ -80,6 +80,7 @@ class GuardedSocket(AssociationSocket):
         self._framing = PduFraming(server.limits.framing)
         self._pdu_started = 0.0
         self._refused = False
+        self._associated = False  # counted out of the opening connections
         connection.settimeout(SEND_TIMEOUT)
 
     def recv(self, nr_bytes: int) -> bytearray:
@@ -96,7 +97,8 @@ class GuardedSocket(AssociationSocket):
             if not chunk:
                 break
             received += chunk
-            if self._framing.association_requested:
+            if self._framing.association_requested and not self._associated:
+                self._associated = True
                 self._server.opening.forget(self.socket)
         if len(received) < nr_bytes and not self._framing.association_requested:
             self._end_before_association()

@@ -154,8 +154,6 @@ class StorageNode:
             self.settings = self.settings.with_value("node.ae_title", ae_title)
         ae = AE(ae_title=self.settings["node.ae_title"])
         ae.maximum_pdu_size = self.settings["node.max_pdu_bytes"]
-        # pynetdicom counts every connection thread against this limit, junk sockets
-        # included; our own limit counts associations only (_on_requested).
         ae.maximum_associations = ASSOCIATION_THREADS_LIMIT
         ae.acse_timeout = self.settings["node.association_request_seconds"]
         for context in AllStoragePresentationContexts:

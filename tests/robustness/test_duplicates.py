@@ -28,11 +28,9 @@ from tests.helpers import (
     dataset_bytes_without_meta,
     encode,
     eventually,
-    indexed_object_names,
     make_instance,
-    object_files_with_data,
-    unacknowledged_data,
 )
+from tests.robustness.store_consistency import assert_index_matches_disk
 
 CALLING_TITLES = ("STORESCU", "DCMSEND", "TESTSCU")  # the peers running_node accepts
 SENDERS = 5
@@ -117,12 +115,9 @@ def import_totals(node: RunningNode, events: int) -> tuple[int, int, int]:
 
 
 def assert_index_matches_files(node: RunningNode, expected_instances: int) -> None:
-    """One object file with data per indexed instance, and no unindexed data anywhere."""
-    workstation = node.workstation
-    indexed = indexed_object_names(workstation)
-    assert len(indexed) == expected_instances
-    assert {path.name for path in object_files_with_data(workstation)} == indexed
-    assert unacknowledged_data(workstation) == []
+    """One whole, authenticating object file per indexed instance, and no unindexed data
+    anywhere (store_consistency.assert_index_matches_disk)."""
+    assert len(assert_index_matches_disk(node.workstation)) == expected_instances
 
 
 # ---- one instance, twenty times, five associations ---------------------------------------
