@@ -42,6 +42,7 @@ from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAsso
 
 from app.pdu_framing import AbortReason, FramingLimits, PduFraming, PduRefused, abort_pdu
 from app.pending_connections import OpeningConnections, QuietConnections, close, shut
+from app.prompt_association import PromptAssociation
 
 LOG = logging.getLogger(__name__)
 
@@ -175,9 +176,10 @@ class GuardedRequestHandler(RequestHandler):
         return True
 
     def _create_association(self) -> Association:
-        """pynetdicom 3.0's RequestHandler._create_association with a GuardedSocket (the
-        socket can be set only once, and setting it queues the transport indication)."""
-        assoc = Association(self.ae, MODE_ACCEPTOR)
+        """pynetdicom 3.0's RequestHandler._create_association with a PromptAssociation
+        and a GuardedSocket (the socket can be set only once, and setting it queues the
+        transport indication)."""
+        assoc = PromptAssociation(self.ae, MODE_ACCEPTOR)
         assoc._server = self.server
         assoc.name = f"AcceptorThread@{datetime.now():%Y%m%d%H%M%S}"
         assoc.set_socket(GuardedSocket(assoc, self.request, self.client_address[0], self.server))

@@ -32,6 +32,7 @@ from app.errors import (
     OutOfResources,
     StoreError,
 )
+from app.heap import keep_freed_buffers
 from app.pdu_framing import FramingLimits
 from app.store import PutResult, StudyStore
 from reporting.dicom_send import send_without_delay
@@ -148,6 +149,7 @@ class StorageNode:
     def start(self, host: str | None = None, port: int | None = None,
               ae_title: str | None = None) -> tuple[str, int]:
         """Listen in background threads; returns the bound (host, port)."""
+        keep_freed_buffers()  # process-wide: received instances reuse freed buffers
         self._store.open_for_writing()  # one receiving node per profile, crash recovery
         self._audit_quarantine()
         if ae_title:

@@ -1,0 +1,73 @@
+"""The node's associations run on reactors that wake on work (app/prompt_association.py):
+pynetdicom's behaviour at release, abort and network timeout is kept."""
+
+from __future__ import annotations
+
+import platform
+
+from pynetdicom import AE
+from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.sop_class import Verification
+
+from app.heap import keep_freed_buffers
+from app.prompt_association import PromptAssociation, PromptDUL
+from tests.conftest import RunningNode
+from tests.helpers import eventually
+
+
+def _associate(node: RunningNode) -> object:
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(Verification)
+    association = ae.associate(node.host, node.port, ae_title=node.ae_title)
+    assert association.is_established
+    return association
+
+
+def _accepted(node: RunningNode) -> object:
+    server = node.node._server
+    return eventually(lambda: server.active_associations, what="the node's association")[0]
+
+
+def test_the_node_serves_on_the_prompt_reactors_and_ends_on_release(
+        running_node: RunningNode) -> None:
+    association = _associate(running_node)
+    accepted = _accepted(running_node)
+    assert isinstance(accepted, PromptAssociation)
+    assert isinstance(accepted.dul, PromptDUL)
+    assert [association.send_c_echo().Status for _ in range(3)] == [0x0000] * 3
+    association.release()
+    assert association.is_released
+    eventually(lambda: not accepted.is_alive() and accepted.is_released,
+               what="the node's side released and its thread ended")
+    assert not accepted.dul.is_alive()
+
+
+def test_the_node_side_ends_when_the_peer_aborts(running_node: RunningNode) -> None:
+    association = _associate(running_node)
+    accepted = _accepted(running_node)
+    association.abort()
+    eventually(lambda: accepted.is_aborted and not accepted.is_alive(),
+               what="the node's side aborted and its thread ended")
+
+
+def test_a_silent_association_is_aborted_at_the_network_timeout(
+        running_node: RunningNode) -> None:
+    running_node.node._server.ae.network_timeout = 0.5  # taken by the next association
+    association = _associate(running_node)
+    accepted = _accepted(running_node)
+    assert accepted.dul._idle_timer.timeout == 0.5
+    eventually(lambda: association.is_aborted, what="the node aborted the idle association")
+    eventually(lambda: not accepted.is_alive(), what="the node's thread ended")
+
+
+def test_the_replacement_dul_keeps_the_ae_timeouts() -> None:
+    ae = AE()
+    ae.acse_timeout, ae.network_timeout = 7, 11
+    association = PromptAssociation(ae, MODE_ACCEPTOR)
+    assert isinstance(association.dul, PromptDUL)
+    assert association.dul.artim_timer.timeout == 7  # ARTIM: PS3.8 §9.1.5
+    assert association.dul._idle_timer.timeout == 11
+
+
+def test_freed_buffers_are_kept_on_glibc() -> None:
+    assert keep_freed_buffers() is (platform.libc_ver()[0] == "glibc")
