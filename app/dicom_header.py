@@ -43,6 +43,18 @@ def validate_uid(value: object, keyword: str) -> str:
     return text
 
 
+UID_ATTRIBUTES = (("StudyInstanceUID", "Study Instance UID"),
+                  ("SeriesInstanceUID", "Series Instance UID"),
+                  ("SOPInstanceUID", "SOP Instance UID"), ("SOPClassUID", "SOP Class UID"))
+
+
+def check_uids(dataset: Dataset) -> tuple[str, str]:
+    """Validate the instance's own UIDs; returns (study UID, SOP Instance UID)."""
+    study, _, instance, _ = (validate_uid(dataset.get(keyword), name)
+                             for keyword, name in UID_ATTRIBUTES)
+    return study, instance
+
+
 def _pieces(value: object, vr: str) -> list[str]:
     """The parts of a value whose length PS3.5 limits: each value, each PN component group."""
     values = value if isinstance(value, MultiValue | list | tuple) else [value]

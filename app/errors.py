@@ -29,6 +29,10 @@ class MalformedDataset(StoreError):
     """The received byte stream is not a whole DICOM dataset (truncated or garbage)."""
 
 
+class DatasetMismatch(StoreError):
+    """The data set is not the one its C-STORE request names (SOP Class or Instance UID)."""
+
+
 class IntegrityError(StoreError):
     """Stored ciphertext failed authentication: the file was altered or swapped."""
 

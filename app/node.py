@@ -16,16 +16,15 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.dsutils import encode_file_meta
 from pynetdicom.sop_class import Verification
 
 from app.assignment import POLICY_FILE, AssignmentPolicy, load_policy
 from app.audit import AuditEvent, AuditTrail, EventId, Outcome
 from app.config import Settings, load_settings
-from app.dicom_stream import check_pixel_data, parse_dataset
 from app.dicom_transport import TransportLimits, start_guarded_server
 from app.errors import (
     ConfigError,
+    DatasetMismatch,
     InvalidDicomValue,
     MalformedDataset,
     NodeError,
@@ -34,6 +33,7 @@ from app.errors import (
 )
 from app.heap import keep_freed_buffers
 from app.pdu_framing import FramingLimits
+from app.received_instance import received_instance
 from app.store import PutResult, StudyStore
 from reporting.dicom_send import send_without_delay
 
@@ -58,7 +58,6 @@ ACCEPTED_TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.5",  # RLE Lossless
 ]
 
-PREAMBLE = b"\x00" * 128 + b"DICM"  # DICOM file format (PS3.10 §7.1)
 
 # C-STORE response statuses (PS3.4 B.2.3); the Error Comment tells the sender why.
 STATUS_SUCCESS = 0x0000
@@ -82,6 +81,7 @@ ASSOCIATION_THREADS_LIMIT = 10_000
 _REFUSALS: tuple[tuple[type[StoreError], int, int], ...] = (
     (OutOfResources, STATUS_OUT_OF_RESOURCES, logging.ERROR),
     (MalformedDataset, STATUS_CANNOT_UNDERSTAND, logging.WARNING),
+    (DatasetMismatch, STATUS_SOP_CLASS_MISMATCH, logging.WARNING),
     (InvalidDicomValue, STATUS_INVALID_UID, logging.WARNING),
     (StoreError, STATUS_STORE_FAILED, logging.ERROR),
 )
@@ -330,20 +330,11 @@ class StorageNode:
         """Store the instance: (result, study UID), or a failure response for the sender."""
         request = event.request
         try:
-            meta = event.file_meta  # pynetdicom builds it afresh on every access
-            stream = event.encoded_dataset(include_meta=False)
-            # walked, then parsed once (a deflated stream inflated once, bounded); a
-            # parser's fault is a named MalformedDataset
-            dataset = parse_dataset(stream, meta.TransferSyntaxUID)
-            dataset.file_meta = meta
-            check_pixel_data(dataset, meta.TransferSyntaxUID)
-            if dataset.get("SOPClassUID") != request.AffectedSOPClassUID:
-                return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Class UID differs from request")
-            if dataset.get("SOPInstanceUID") != request.AffectedSOPInstanceUID:
-                return _failure(STATUS_SOP_CLASS_MISMATCH, "SOP Instance UID differs from request")
+            encoded, dataset = received_instance(
+                event.encoded_dataset(include_meta=False), event.context.transfer_syntax,
+                request.AffectedSOPClassUID, request.AffectedSOPInstanceUID)
             result = self._store.put(
-                b"".join((PREAMBLE, encode_file_meta(meta), stream)), dataset,
-                calling_ae=sender.calling_ae, called_ae=sender.called_ae,
+                encoded, dataset, calling_ae=sender.calling_ae, called_ae=sender.called_ae,
                 reporter=self.reporter_for(sender.called_ae, dataset),
             )
         except StoreError as exc:

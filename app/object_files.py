@@ -205,12 +205,12 @@ _FSYNC_WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4,
 def write_then_sync(path: Path, blob: bytes, meanwhile: Callable[[], T]) -> T:
     """Write ``blob`` into an existing empty file and fsync it while ``meanwhile`` runs.
 
-    The index commit (``meanwhile``) and the file's fsync are independent disk flushes, so
-    they overlap; the caller answers the sender only after both. A failure raises the
-    store's error (SyncFailed if only the fsync failed) and leaves the undoing to the
-    caller: first the index step, then the file (ObjectFilePool.give_back), so no reader
-    ever finds an indexed, emptied file. A crash between the two leaves at most one
-    indexed but unsynced file per association, which recovery checks
+    The header check and index commit (``meanwhile``) and the file's fsync are
+    independent, so they overlap; the caller answers the sender only after both. A
+    failure raises the store's error (SyncFailed if only the fsync failed) and leaves the
+    undoing to the caller: first the index step, then the file (ObjectFilePool.give_back),
+    so no reader ever finds an indexed, emptied file. A crash between the two leaves at
+    most one indexed but unsynced file per association, which recovery checks
     (StudyStore._verify_latest).
     """
     try:

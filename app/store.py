@@ -22,12 +22,13 @@ from enum import Enum
 from pathlib import Path
 
 import pydicom
+import sqlcipher3
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydicom.dataset import Dataset
 
 from app.crypto import decrypt_blob, encrypt_blob
 from app.database import Database
-from app.dicom_header import InstanceHeader
+from app.dicom_header import InstanceHeader, check_uids
 from app.errors import IntegrityError, StoreError, StoreLocked
 from app.object_files import (
     FAN_OUT,
@@ -142,6 +143,7 @@ class StudyStore:
         self._writer_setup = threading.Lock()
         self._running_marker = paths.root / "writer.running"
         self.quarantined: list[Path] = []
+        self._indexed_studies: set[tuple[str, int]] = set()  # (study UID, key version)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -151,33 +153,36 @@ class StudyStore:
     ) -> PutResult:
         """Store one instance in DICOM file format (``encoded``), parsed as ``dataset``.
 
-        Raises InvalidDicomValue for bad UIDs, OutOfResources when the disk is full.
+        Only its UIDs are checked before the file is written (a bad one never reaches the
+        disk); the rest of the header is validated while the file's fsync runs, and a
+        refusal then empties the file again.
+        Raises InvalidDicomValue for bad UIDs or values, OutOfResources when the disk is
+        full.
         """
-        header = InstanceHeader.from_dataset(dataset)
+        study_uid, sop_instance_uid = check_uids(dataset)
         self.open_for_writing()
-        if self.contains(header.sop_instance_uid):
+        if self.contains(sop_instance_uid):
             return PutResult.DUPLICATE
-        study_key = self._keys.for_writing(header.study_uid)
-        blob = encrypt_blob(
-            study_key[1], encoded, _associated_data(header.study_uid, header.sop_instance_uid)
-        )
+        study_key = self._keys.for_writing(study_uid)
+        blob = encrypt_blob(study_key[1], encoded, _associated_data(study_uid, sop_instance_uid))
         object_name = self._pool.take()
         try:
             inserted = write_then_sync(self._pool.path(object_name), blob, lambda: self._index(
-                header, object_name, len(blob), calling_ae, called_ae, reporter, study_key))
+                InstanceHeader.from_dataset(dataset), object_name, len(blob), calling_ae,
+                called_ae, reporter, study_key))
         except SyncFailed as failed:
             if failed.result:  # the row goes before its file is emptied
-                self._unindex(header.sop_instance_uid)
+                self._unindex(sop_instance_uid)
             self._pool.give_back(object_name)
             raise failed.error from failed
-        except StoreError:
+        except Exception:  # a refused header, a full disk, a value pydicom cannot read
             self._pool.give_back(object_name)
             raise
         if not inserted:  # a parallel association stored the same instance first
             self._pool.give_back(object_name)
             return PutResult.DUPLICATE
         for listener in list(self.listeners):
-            listener(header.study_uid)
+            listener(study_uid)
         return PutResult.STORED
 
     # ---- the reading key ----------------------------------------------------------------
@@ -221,21 +226,10 @@ class StudyStore:
         calling_ae: str, called_ae: str, reporter: str, study_key: tuple[int, bytes, bytes],
     ) -> bool:
         now = _now()
-        version, key, sealed_key = study_key
         with self._database.transaction() as cursor:
-            cursor.execute(
-                """INSERT INTO studies (study_uid, identity, identity_version, called_ae,
-                       calling_ae, assigned_reporter, wrapped_key, first_received_at,
-                       last_received_at, priority)
-                   VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?)
-                   ON CONFLICT(study_uid)
-                   DO UPDATE SET last_received_at = excluded.last_received_at""",
-                (header.study_uid, seal_identity(header.study_uid, _identity(header), key),
-                 version, called_ae, calling_ae, reporter, now, now, header.priority),
-            )
-            cursor.execute(
-                """INSERT INTO study_keys (study_uid, version, sealed_key) VALUES (?, ?, ?)
-                   ON CONFLICT DO NOTHING""", (header.study_uid, version, sealed_key))
+            if not self._touch_study(cursor, header.study_uid, study_key[0], now):
+                self._insert_study(cursor, header, study_key, now, (called_ae, calling_ae),
+                                   reporter)
             cursor.execute(
                 """INSERT INTO series (series_uid, study_uid, modality, series_number,
                        description, body_part) VALUES (?, ?, ?, ?, ?, ?)
@@ -253,9 +247,40 @@ class StudyStore:
                 (header.sop_instance_uid, header.series_uid, header.study_uid,
                  header.sop_class_uid, header.transfer_syntax_uid, header.instance_number,
                  object_name, size, now, header.image_position, header.image_orientation,
-                 header.frames, header.rows, header.columns, version),
+                 header.frames, header.rows, header.columns, study_key[0]),
             )
-            return cursor.rowcount == 1
+            inserted = cursor.rowcount == 1
+        self._indexed_studies.add((header.study_uid, study_key[0]))
+        return inserted
+
+    def _touch_study(self, cursor: sqlcipher3.Cursor, study_uid: str, key_version: int,
+                     now: str) -> bool:
+        """A study this store has already indexed with this key: only its last-received
+        time changes (its identity and sealed key are written once). False otherwise, or
+        if its row has gone meanwhile (purged)."""
+        if (study_uid, key_version) not in self._indexed_studies:
+            return False
+        cursor.execute("UPDATE studies SET last_received_at = ? WHERE study_uid = ?",
+                       (now, study_uid))
+        return cursor.rowcount == 1
+
+    def _insert_study(self, cursor: sqlcipher3.Cursor, header: InstanceHeader,
+                      study_key: tuple[int, bytes, bytes], now: str,
+                      called_calling: tuple[str, str], reporter: str) -> None:
+        version, key, sealed_key = study_key
+        cursor.execute(
+            """INSERT INTO studies (study_uid, identity, identity_version, called_ae,
+                   calling_ae, assigned_reporter, wrapped_key, first_received_at,
+                   last_received_at, priority)
+               VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?)
+               ON CONFLICT(study_uid)
+               DO UPDATE SET last_received_at = excluded.last_received_at""",
+            (header.study_uid, seal_identity(header.study_uid, _identity(header), key),
+             version, *called_calling, reporter, now, now, header.priority),
+        )
+        cursor.execute(
+            """INSERT INTO study_keys (study_uid, version, sealed_key) VALUES (?, ?, ?)
+               ON CONFLICT DO NOTHING""", (header.study_uid, version, sealed_key))
 
     def _unindex(self, sop_instance_uid: str) -> None:
         with self._database.transaction() as cursor:
@@ -462,6 +487,8 @@ class StudyStore:
             cursor.execute("DELETE FROM studies WHERE study_uid = ?", (study_uid,))
         self._database.checkpoint()  # no copy of the sealed keys left in the WAL
         self._keys.forget(study_uid)
+        self._indexed_studies -= {known for known in self._indexed_studies
+                                  if known[0] == study_uid}
         for row in rows:
             self._object_path(row["object_name"]).unlink(missing_ok=True)
         return len(rows)

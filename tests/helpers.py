@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from app.synthetic import StudyPlan, demo_plans
@@ -71,6 +73,15 @@ def encode(dataset: Dataset) -> bytes:
     """``dataset`` in DICOM file format, as the node hands it to the store."""
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def encoded(dataset: Dataset, *, implicit: bool = False) -> bytes:
+    """``dataset`` encoded in Little Endian, explicit VR unless ``implicit`` (PS3.5 §7.1):
+    a data set as a C-STORE carries it, without file meta."""
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
+    write_dataset(buffer, dataset)
     return buffer.getvalue()
 
 

@@ -117,6 +117,24 @@ def test_duplicate_keeps_the_first_copy(workstation: Workstation) -> None:
     assert len(object_files_with_data(workstation)) == 1
 
 
+def test_a_purged_study_received_again_is_indexed_afresh(workstation: Workstation) -> None:
+    """The store remembers which studies it indexed (only their last-received time changes
+    with each instance); after a purge the next instance writes the study row again."""
+    first, _ = put(workstation, patient_name="TESTPATIENT^Again")
+    study_uid = workstation.store.list_studies()[0].study_uid
+    put(workstation, study_uid=study_uid)
+    assert workstation.store.list_studies()[0].instances == 2
+    assert workstation.store.purge_study(study_uid) == 2
+
+    again, encoded_again = put(workstation, study_uid=study_uid, patient_name="TESTPATIENT^Again")
+
+    (study,) = workstation.store.list_studies()
+    assert (study.study_uid, study.instances) == (study_uid, 1)
+    assert str(study.patient_name) == "TESTPATIENT^Again"
+    assert workstation.store.read_bytes(again) == encoded_again
+    assert not workstation.store.contains(first)
+
+
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI", "ignore:The value length")
 @pytest.mark.parametrize("attribute", ["SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"])
 @pytest.mark.parametrize(

@@ -42,14 +42,14 @@ import atheris
 
 with atheris.instrument_imports(include=["app", "viewer", "pydicom"]):
     import keyring
-    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.dataset import Dataset
     from pydicom.uid import UID
-    from pynetdicom.dsutils import encode_file_meta
     from PySide6.QtCore import QCoreApplication, QEvent
 
-    from app.dicom_stream import check_pixel_data, parse_dataset
+    from app.dicom_stream import parse_dataset
     from app.errors import StoreError
-    from app.node import ACCEPTED_TRANSFER_SYNTAXES, PREAMBLE
+    from app.node import ACCEPTED_TRANSFER_SYNTAXES
+    from app.received_instance import PREAMBLE, received_instance
     from app.workstation import open_workstation
     from tests.memory_keyring import MemoryKeyring
     from viewer.series import InstanceRef, SeriesVolume
@@ -86,14 +86,9 @@ def _request_uid(dataset: Dataset, keyword: str) -> str:
 def received(stream: bytes, syntax: UID) -> tuple[bytes, Dataset]:
     """The node's C-STORE checks (app/node.py `_store_instance`): the file it would store
     and the parsed data set; StoreError when the node would refuse it."""
-    dataset = parse_dataset(stream, syntax)  # check_complete, then what event.dataset does
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = _request_uid(dataset, "SOPClassUID")
-    meta.MediaStorageSOPInstanceUID = _request_uid(dataset, "SOPInstanceUID")
-    meta.TransferSyntaxUID = syntax
-    dataset.file_meta = meta
-    check_pixel_data(dataset, syntax)
-    return b"".join((PREAMBLE, encode_file_meta(meta), stream)), dataset
+    dataset = parse_dataset(stream, syntax)  # the request's UIDs, as a sender reads them
+    return received_instance(stream, syntax, _request_uid(dataset, "SOPClassUID"),
+                             _request_uid(dataset, "SOPInstanceUID"))
 
 
 class Pipeline:

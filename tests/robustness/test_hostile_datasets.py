@@ -32,8 +32,7 @@ import pytest
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import correct_ambiguous_vr, write_dataset
+from pydicom.filewriter import correct_ambiguous_vr
 from pydicom.tag import BaseTag
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -50,10 +49,10 @@ from pynetdicom.sop_class import CTImageStorage, Verification
 
 from app.access import StudyAccess
 from app.dicom_stream import MAX_INFLATED_BYTES
-from app.node import PREAMBLE
+from app.received_instance import PREAMBLE
 from app.workstation import Workstation
 from tests.conftest import RunningNode
-from tests.helpers import make_instance, snapshot, unacknowledged_data
+from tests.helpers import encoded, make_instance, snapshot, unacknowledged_data
 from tests.study_windows import worklist_opener
 from viewer.pipeline import MAX_FRAME_BYTES
 from viewer.ui.comparison_window import ComparisonWindow
@@ -99,14 +98,6 @@ class Outgoing:
         meta.TransferSyntaxUID = self.syntax
         path.write_bytes(PREAMBLE + encode_file_meta(meta) + self.stream)
         return path
-
-
-def encoded(dataset: Dataset, *, implicit: bool = False) -> bytes:
-    """``dataset`` encoded in Little Endian, explicit VR unless ``implicit`` (PS3.5 §7.1)."""
-    buffer = DicomBytesIO()
-    buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
-    write_dataset(buffer, dataset)
-    return buffer.getvalue()
 
 
 def element(tag: int, vr: str, value: bytes) -> bytes:
