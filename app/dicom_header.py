@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -62,15 +63,26 @@ def _pieces(value: object, vr: str) -> list[str]:
     return [group for text in texts for group in text.split("=")] if vr == "PN" else texts
 
 
+def _limits() -> list[tuple[int, str, str, int]]:
+    """(tag, keyword, VR, most characters) of each indexed attribute; the dictionary VR
+    also for a value sent as UN (PS3.5 §6.2.2)."""
+    return [(tag_for_keyword(keyword), keyword, dictionary_VR(keyword),
+             MAX_CHARACTERS[dictionary_VR(keyword)]) for keyword in INDEXED_TEXT]
+
+
+_INDEXED_LIMITS = _limits()
+
+
 def check_lengths(dataset: Dataset) -> None:
     """Refuse an indexed value longer than its VR allows (PS3.5 Table 6.2-1): a worklist
-    row or a banner is never fed a megabyte of text."""
-    for keyword in INDEXED_TEXT:
-        if keyword not in dataset:
+    row or a banner is never fed a megabyte of text. A value still undecoded whose bytes
+    fit the limit needs no decoding: no character set encodes a character in less than a
+    byte."""
+    for tag, keyword, vr, limit in _INDEXED_LIMITS:
+        element = dataset.get_item(tag)
+        if element is None or (isinstance(element, RawDataElement) and element.length <= limit):
             continue
-        vr = dictionary_VR(keyword)  # also for a value sent as UN (PS3.5 §6.2.2)
-        limit = MAX_CHARACTERS[vr]
-        longest = max((len(piece) for piece in _pieces(dataset[keyword].value, vr)), default=0)
+        longest = max((len(piece) for piece in _pieces(dataset[tag].value, vr)), default=0)
         if longest > limit:
             raise InvalidDicomValue(f"{keyword} has {longest} characters, {vr} allows "
                                     f"{limit} (PS3.5 Table 6.2-1)")

@@ -86,23 +86,29 @@ class GuardedSocket(AssociationSocket):
 
     def recv(self, nr_bytes: int) -> bytearray:
         """Read ``nr_bytes`` as pynetdicom's DUL asks; a short result means the connection
-        ended (pynetdicom then treats it as closed, PS3.8 §9.2 Evt17)."""
-        received = bytearray()
-        while len(received) < nr_bytes and not self._refused:
-            try:
-                chunk = self._read(min(READ_CHUNK, nr_bytes - len(received)))
-                self._framing.feed(chunk)
-            except PduRefused as refusal:
-                self._refuse(str(refusal), refusal.reason)
-                break
-            if not chunk:
-                break
-            received += chunk
-            if self._framing.association_requested and not self._associated:
-                self._associated = True
-                self._server.opening.forget(self.socket)
-        if len(received) < nr_bytes and not self._framing.association_requested:
-            self._end_before_association()
+        ended (pynetdicom then treats it as closed, PS3.8 §9.2 Evt17). Read straight into
+        the buffer returned: a PDU is not copied on its way in."""
+        received = bytearray(nr_bytes)
+        filled = 0
+        with memoryview(received) as buffer:
+            while filled < nr_bytes and not self._refused:
+                window = buffer[filled:filled + READ_CHUNK]
+                try:
+                    count = self._read_into(window)
+                    self._framing.feed(window[:count])
+                except PduRefused as refusal:
+                    self._refuse(str(refusal), refusal.reason)
+                    break
+                if not count:
+                    break
+                filled += count
+                if self._framing.association_requested and not self._associated:
+                    self._associated = True
+                    self._server.opening.forget(self.socket)
+        if filled < nr_bytes:  # the connection ended (rare): a short copy
+            received = received[:filled]
+            if not self._framing.association_requested:
+                self._end_before_association()
         return received
 
     def _end_before_association(self) -> None:
@@ -115,7 +121,7 @@ class GuardedSocket(AssociationSocket):
         self._server.opening.forget(self.socket)
         self.close()
 
-    def _read(self, size: int) -> bytes:
+    def _read_into(self, window: memoryview) -> int:
         now = time.monotonic()
         if self._framing.at_boundary:
             self._pdu_started = now
@@ -127,12 +133,12 @@ class GuardedSocket(AssociationSocket):
         connection = self.socket
         try:
             connection.settimeout(budget)
-            return connection.recv(size)
+            return connection.recv_into(window)
         except TimeoutError:
             raise PduRefused(f"no data for {budget:.1f} s in the middle of a PDU",
                              AbortReason.NOT_SPECIFIED) from None
         except (OSError, AttributeError):  # closed meanwhile (AttributeError: socket is None)
-            return b""
+            return 0
         finally:
             with contextlib.suppress(OSError, AttributeError):
                 connection.settimeout(SEND_TIMEOUT)
