@@ -28,6 +28,12 @@ import time
 from typing import Any
 
 from pynetdicom import evt
+from pynetdicom._handlers import (
+    standard_dimse_recv_handler,
+    standard_dimse_sent_handler,
+    standard_pdu_recv_handler,
+    standard_pdu_sent_handler,
+)
 from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
@@ -142,8 +148,18 @@ class PromptDUL(DULServiceProvider):
                 waker.send(b"\0")
 
 
+# pynetdicom's logging handlers, bound to every association: they build their messages
+# for every PDU and DIMSE message (and copy each received data set only to test whether
+# it is empty) before the pynetdicom logger discards them.
+STANDARD_LOG_HANDLERS = ((evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
+                         (evt.EVT_DIMSE_SENT, standard_dimse_sent_handler),
+                         (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
+                         (evt.EVT_PDU_SENT, standard_pdu_sent_handler))
+
+
 class PromptAssociation(Association):
-    """An acceptor association whose reactor waits on ``arrived`` instead of sleeping."""
+    """An acceptor association whose reactor waits on ``arrived`` instead of sleeping,
+    without pynetdicom's logging handlers unless its logger would show their INFO lines."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.arrived = threading.Event()
@@ -152,6 +168,9 @@ class PromptAssociation(Association):
         self.dimse.msg_queue = SignallingQueue(self.arrived)
         # The timers live in the DUL: give the new one the timeouts set on the old.
         self.acse_timeout, self.network_timeout = self.acse_timeout, self.network_timeout
+        if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
+            for event, handler in STANDARD_LOG_HANDLERS:
+                self.unbind(event, handler)
 
     def _run_reactor(self) -> None:
         """pynetdicom 3.0's acceptor loop: serve DIMSE messages, end on release, abort,

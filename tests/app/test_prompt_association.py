@@ -3,14 +3,16 @@ pynetdicom's behaviour at release, abort and network timeout is kept."""
 
 from __future__ import annotations
 
+import logging
 import platform
 
+import pytest
 from pynetdicom import AE
 from pynetdicom._globals import MODE_ACCEPTOR
 from pynetdicom.sop_class import Verification
 
 from app.heap import keep_freed_buffers
-from app.prompt_association import PromptAssociation, PromptDUL
+from app.prompt_association import STANDARD_LOG_HANDLERS, PromptAssociation, PromptDUL
 from tests.conftest import RunningNode
 from tests.helpers import eventually
 
@@ -71,3 +73,18 @@ def test_the_replacement_dul_keeps_the_ae_timeouts() -> None:
 
 def test_freed_buffers_are_kept_on_glibc() -> None:
     assert keep_freed_buffers() is (platform.libc_ver()[0] == "glibc")
+
+
+@pytest.mark.parametrize(("level", "bound"), [(logging.WARNING, False), (logging.INFO, True)])
+def test_pynetdicoms_logging_handlers_are_bound_only_when_they_would_log(
+        level: int, bound: bool) -> None:
+    logger = logging.getLogger("pynetdicom")
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        association = PromptAssociation(AE(), MODE_ACCEPTOR)
+    finally:
+        logger.setLevel(previous)
+    for event, handler in STANDARD_LOG_HANDLERS:  # notification handlers: (handler, args)
+        assert (handler in [bound_handler for bound_handler, _ in
+                            association.get_handlers(event)]) is bound
