@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import struct
 
 import pytest
 from pynetdicom import AE
@@ -88,3 +89,50 @@ def test_pynetdicoms_logging_handlers_are_bound_only_when_they_would_log(
     for event, handler in STANDARD_LOG_HANDLERS:  # notification handlers: (handler, args)
         assert (handler in [bound_handler for bound_handler, _ in
                             association.get_handlers(event)]) is bound
+
+
+class _Bytes:
+    """What GuardedSocket.recv gives the DUL: the next bytes of a stream, fewer at its end."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def recv(self, size: int) -> bytes:
+        taken, self._data = self._data[:size], self._data[size:]
+        return taken
+
+
+def _dul_reading(data: bytes) -> PromptDUL:
+    dul = PromptAssociation(AE(), MODE_ACCEPTOR).dul
+    dul.socket = _Bytes(data)
+    dul._read_pdu_data()
+    return dul
+
+
+def _pdv(context_id: int, value: bytes) -> bytes:
+    return struct.pack(">LB", len(value) + 1, context_id) + value
+
+
+def test_a_p_data_pdus_values_are_handed_on_uncopied() -> None:
+    """Two PDV items (PS3.8 §9.3.5.1): the command's last fragment and a data fragment."""
+    items = _pdv(1, b"\x03command") + _pdv(1, b"\x00" + bytes(range(200)))
+    dul = _dul_reading(struct.pack(">BBL", 0x04, 0, len(items)) + items)
+
+    assert dul.event_queue.get_nowait() == "Evt10"
+    primitive = dul._recv_pdu.get_nowait().to_primitive()
+    values = primitive.presentation_data_value_list
+    assert [(context, bytes(value)) for context, value in values] == [
+        (1, b"\x03command"), (1, b"\x00" + bytes(range(200)))]
+    assert all(isinstance(value, memoryview) for _, value in values)
+
+
+@pytest.mark.parametrize(("data", "event"), [
+    (struct.pack(">BBL", 0x04, 0, 9) + struct.pack(">LB", 40, 1) + b"\x00" * 4, "Evt19"),
+    (struct.pack(">BBL", 0x04, 0, 100) + b"\x00" * 10, "Evt17"),
+    (struct.pack(">BBL", 0x09, 0, 4) + b"\x00" * 4, "Evt19"),
+    (b"\x04\x00", "Evt17"),
+    (struct.pack(">BBL", 0x05, 0, 4) + b"\x00" * 4, "Evt12"),
+], ids=["PDV item overruns its PDU", "PDU shorter than its length", "unknown PDU type",
+        "connection ends within the header", "A-RELEASE-RQ, decoded by pynetdicom"])
+def test_received_pdus_give_pynetdicoms_state_machine_events(data: bytes, event: str) -> None:
+    assert _dul_reading(data).event_queue.get_nowait() == event  # PS3.8 §9.2 Table 9-10

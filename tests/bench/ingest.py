@@ -120,20 +120,31 @@ def generate_series(directory: Path, slices: int) -> int:
     return total
 
 
-def send(port: int, called: str, series: Path) -> float:
-    """One association with every file; returns storescu's wall time in seconds.
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def send(port: int, called: str, series: Path, receiver: int | None = None,
+         ) -> tuple[float, float]:
+    """One association with every file: (storescu's wall time, CPU seconds the receiver
+    process ``receiver`` used meanwhile; NaN without one).
 
     Earlier runs' dirty pages are flushed first, so no run pays for another's writeback.
     """
     os.sync()
     command = ["storescu", "-aec", called, "-aet", CALLING, "127.0.0.1", str(port), "+sd",
                str(series)]
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(receiver), time.perf_counter()
     done = subprocess.run(command, env=ENV, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode:
         print(f"storescu failed ({done.returncode}): {done.stderr.strip()[:300]}")
-    return elapsed
+    return elapsed, cpu_seconds(receiver) - cpu
 
 
 def _listening_port(process: subprocess.Popen[str]) -> int:
@@ -159,8 +170,10 @@ def _start_storescp(target: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit(f"storescp did not listen on {port}")
 
 
-def run_once(kind: str, series: Path, work: Path, slices: int) -> tuple[float, float | None]:
-    """Start receiver ``kind`` afresh, send, check; (storescu seconds, listing latency)."""
+def run_once(kind: str, series: Path, work: Path, slices: int,
+             ) -> tuple[float, float, float | None]:
+    """Start receiver ``kind`` afresh, send, check; (storescu seconds, receiver CPU
+    seconds, listing latency)."""
     target = Path(tempfile.mkdtemp(dir=work))
     latency: float | None = None
     log = (work / f"{target.name}.log").open("w")  # the node's log, shown if anything is lost
@@ -177,7 +190,7 @@ def run_once(kind: str, series: Path, work: Path, slices: int) -> tuple[float, f
                 env=ENV, stdout=subprocess.PIPE, stderr=log, text=True)
             port = _listening_port(node)
             reader = open_workstation(target)  # once the node has created the profile
-            seconds = send(port, "TELERAD", series)
+            seconds, cpu = send(port, "TELERAD", series, node.pid)
             released, counts = time.perf_counter(), [0]
             while time.perf_counter() - released < 30:
                 counts = [study.instances for study in reader.store.list_studies()] or [0]
@@ -194,19 +207,19 @@ def run_once(kind: str, series: Path, work: Path, slices: int) -> tuple[float, f
             scp = subprocess.Popen([sys.executable, __file__, "--bare-scp", str(target), *durable],
                                    env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    text=True)
-            seconds = send(_listening_port(scp), "ANY-SCP", series)
+            seconds, cpu = send(_listening_port(scp), "ANY-SCP", series, scp.pid)
             scp.communicate(timeout=30)
             stored = len(list(target.iterdir()))
         else:
             storescp, port = _start_storescp(target)
-            seconds = send(port, "ANY-SCP", series)
+            seconds, cpu = send(port, "ANY-SCP", series, storescp.pid)
             storescp.terminate()
             storescp.wait(30)
             stored = len(list(target.iterdir()))
         if stored != slices:
             print(f"  ({kind}: only {stored} of {slices} instances arrived)", Path(log.name)
                   .read_text()[-600:])
-        return seconds, latency
+        return seconds, cpu, latency
     finally:  # files stay until the end: deleting them (discard, journal) would disturb runs
         log.close()
 
@@ -258,7 +271,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
     bare = StepTimer()
     server = start_bare_scp(Path(tempfile.mkdtemp(dir=work)),
                             lambda handler: bare.wrap(handler, "encoded_dataset() + write"))
-    seconds = send(server.server_address[1], "ANY-SCP", series)
+    seconds, _ = send(server.server_address[1], "ANY-SCP", series)
     server.shutdown()
     _print_steps("(b) bare pynetdicom in-process, max PDU 16382", bare.totals, seconds, slices,
                  nbytes)
@@ -290,7 +303,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
     settings = ws.settings.with_peers((Peer(CALLING, "127.0.0.1"),))
     ws.save_settings(settings.with_value("node.max_pdu_bytes", pdu) if pdu else settings)
     node = StorageNode(ws.store, ws.audit, ws.settings)
-    seconds = send(node.start(host="127.0.0.1", port=0)[1], "TELERAD", series)
+    seconds, _ = send(node.start(host="127.0.0.1", port=0)[1], "TELERAD", series)
     node.stop()
     stored = ws.store.list_studies()[0].instances
     ws.close()
@@ -325,31 +338,39 @@ def main() -> int:
             return 0
         kinds = ["a", "b", "c", "d"] + ([f"a@{args.node_pdu}"] if args.node_pdu else [])
         seconds: dict[str, list[float]] = defaultdict(list)
+        cpus: dict[str, list[float]] = defaultdict(list)
         latencies: list[float] = []
         for round_number in range(args.repeat):
             for kind in kinds[round_number % len(kinds):] + kinds[:round_number % len(kinds)]:
-                elapsed, latency = run_once(kind, series, work, args.slices)
+                elapsed, cpu, latency = run_once(kind, series, work, args.slices)
                 seconds[kind].append(elapsed)
+                cpus[kind].append(cpu)
                 if kind == "a":
                     latencies.append(float("inf") if latency is None else latency)
-    report(kinds, seconds, latencies, args.slices, nbytes)
+    report(kinds, seconds, cpus, latencies, args.slices, nbytes)
     return 0
 
 
-def report(kinds: list[str], seconds: dict[str, list[float]], latencies: list[float],
-           slices: int, nbytes: int) -> None:
+def report(kinds: list[str], seconds: dict[str, list[float]], cpus: dict[str, list[float]],
+           latencies: list[float], slices: int, nbytes: int) -> None:
+    """Throughput from wall time; CPU per image of the receiver process, which a shared
+    machine disturbs less than wall time; every run's images/s, to show the spread."""
     names = {"a": "(a) telerad node, encrypt+fsync+index", "b": "(b) bare pynetdicom SCP",
              "c": "(c) DCMTK storescp", "d": "(d) bare pynetdicom + fsync file, dir"}
     best = {kind: min(seconds[kind]) for kind in kinds}
     median = {kind: statistics.median(seconds[kind]) for kind in kinds}
+    cpu = {kind: statistics.median(cpus[kind]) / slices * 1000 for kind in kinds}
     print(f"\n{'receiver':<42}{'img/s best':>11}{'img/s med':>10}{'MB/s best':>10}"
-          f"{'MB/s med':>9}")
+          f"{'MB/s med':>9}{'CPU ms/img':>11}  img/s per run")
     for kind in kinds:
         name = names.get(kind, f"(a) node, max PDU {kind[2:]}")
+        runs = " ".join(f"{slices / run:.0f}" for run in seconds[kind])
         print(f"{name:<42}{slices / best[kind]:>11.1f}{slices / median[kind]:>10.1f}"
-              f"{nbytes / best[kind] / 1e6:>10.1f}{nbytes / median[kind] / 1e6:>9.1f}")
+              f"{nbytes / best[kind] / 1e6:>10.1f}{nbytes / median[kind] / 1e6:>9.1f}"
+              f"{cpu[kind]:>11.2f}  {runs}")
     ratio_ab, ratio_ac = median["b"] / median["a"], median["c"] / median["a"]
-    print(f"\nratio a/b: {ratio_ab:.2f} median, {best['b'] / best['a']:.2f} best")
+    print(f"\nratio a/b: {ratio_ab:.2f} median, {best['b'] / best['a']:.2f} best; "
+          f"CPU per image a/b {cpu['a'] / cpu['b']:.2f}")
     print(f"ratio a/c: {ratio_ac:.2f} median, {best['c'] / best['a']:.2f} best")
     print(f"ratio a/d: {median['d'] / median['a']:.2f} median, {best['d'] / best['a']:.2f} best"
           "  (same durability promise as ours)")
