@@ -22,7 +22,6 @@ from enum import Enum
 from pathlib import Path
 
 import pydicom
-import sqlcipher3
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydicom.dataset import Dataset
 
@@ -30,6 +29,7 @@ from app.crypto import decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader, check_uids
 from app.errors import IntegrityError, StoreError, StoreLocked
+from app.instance_index import IndexEntry, InstanceIndex
 from app.object_files import (
     FAN_OUT,
     ObjectFilePool,
@@ -40,7 +40,7 @@ from app.object_files import (
     write_then_sync,
 )
 from app.profile import ProfilePaths
-from app.study_keys import StudyKeys, open_identity, seal_identity
+from app.study_keys import StudyKeys, open_identity
 
 LOG = logging.getLogger(__name__)
 # more than any number of concurrent associations we allow (node.maximum_associations)
@@ -105,18 +105,6 @@ def _floats(text: str) -> tuple[float, ...] | None:
     return tuple(float(v) for v in text.split("\\")) if text else None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _identity(header: InstanceHeader) -> tuple[str, ...]:
-    """The patient columns of the index, in IDENTITY_COLUMNS order."""
-    return (header.patient_name, header.patient_id, header.issuer_of_patient_id,
-            header.nhs_number, header.birth_date, header.sex, header.study_date,
-            header.study_time, header.accession, header.study_description,
-            header.referring_physician)
-
-
 def _associated_data(study_uid: str, sop_instance_uid: str) -> bytes:
     return f"{study_uid}\0{sop_instance_uid}".encode("ascii")
 
@@ -134,6 +122,7 @@ class StudyStore:
     ) -> None:
         self._paths = paths
         self._database = database
+        self._index = InstanceIndex(database)
         self._keys = keys
         self._quiet_period = quiet_period
         self.listeners: list[Callable[[str], None]] = []  # called with a study UID on change
@@ -143,7 +132,6 @@ class StudyStore:
         self._writer_setup = threading.Lock()
         self._running_marker = paths.root / "writer.running"
         self.quarantined: list[Path] = []
-        self._indexed_studies: set[tuple[str, int]] = set()  # (study UID, key version)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -155,9 +143,8 @@ class StudyStore:
 
         Only its UIDs are checked before the file is written (a bad one never reaches the
         disk); the rest of the header is validated while the file's fsync runs, and a
-        refusal then empties the file again.
-        Raises InvalidDicomValue for bad UIDs or values, OutOfResources when the disk is
-        full.
+        refusal then empties the file again. Raises InvalidDicomValue for bad UIDs or
+        values, OutOfResources when the disk is full.
         """
         study_uid, sop_instance_uid = check_uids(dataset)
         self.open_for_writing()
@@ -166,13 +153,13 @@ class StudyStore:
         study_key = self._keys.for_writing(study_uid)
         blob = encrypt_blob(study_key[1], encoded, _associated_data(study_uid, sop_instance_uid))
         object_name = self._pool.take()
+        entry = IndexEntry(object_name, len(blob), calling_ae, called_ae, reporter)
         try:
-            inserted = write_then_sync(self._pool.path(object_name), blob, lambda: self._index(
-                InstanceHeader.from_dataset(dataset), object_name, len(blob), calling_ae,
-                called_ae, reporter, study_key))
+            inserted = write_then_sync(self._pool.path(object_name), blob, lambda: self._index.add(
+                InstanceHeader.from_dataset(dataset), entry, study_key))
         except SyncFailed as failed:
             if failed.result:  # the row goes before its file is emptied
-                self._unindex(sop_instance_uid)
+                self._index.remove(sop_instance_uid)
             self._pool.give_back(object_name)
             raise failed.error from failed
         except Exception:  # a refused header, a full disk, a value pydicom cannot read
@@ -221,71 +208,6 @@ class StudyStore:
     def _object_path(self, object_name: str) -> Path:
         return self._pool.path(object_name)
 
-    def _index(
-        self, header: InstanceHeader, object_name: str, size: int,
-        calling_ae: str, called_ae: str, reporter: str, study_key: tuple[int, bytes, bytes],
-    ) -> bool:
-        now = _now()
-        with self._database.transaction() as cursor:
-            if not self._touch_study(cursor, header.study_uid, study_key[0], now):
-                self._insert_study(cursor, header, study_key, now, (called_ae, calling_ae),
-                                   reporter)
-            cursor.execute(
-                """INSERT INTO series (series_uid, study_uid, modality, series_number,
-                       description, body_part) VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(series_uid) DO NOTHING""",
-                (header.series_uid, header.study_uid, header.modality, header.series_number,
-                 header.series_description, header.body_part),
-            )
-            cursor.execute(
-                """INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid,
-                       transfer_syntax_uid, instance_number, object_name, stored_bytes,
-                       received_at, image_position, image_orientation, frames, rows_count,
-                       columns_count, key_version)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(sop_instance_uid) DO NOTHING""",
-                (header.sop_instance_uid, header.series_uid, header.study_uid,
-                 header.sop_class_uid, header.transfer_syntax_uid, header.instance_number,
-                 object_name, size, now, header.image_position, header.image_orientation,
-                 header.frames, header.rows, header.columns, study_key[0]),
-            )
-            inserted = cursor.rowcount == 1
-        self._indexed_studies.add((header.study_uid, study_key[0]))
-        return inserted
-
-    def _touch_study(self, cursor: sqlcipher3.Cursor, study_uid: str, key_version: int,
-                     now: str) -> bool:
-        """A study this store has already indexed with this key: only its last-received
-        time changes (its identity and sealed key are written once). False otherwise, or
-        if its row has gone meanwhile (purged)."""
-        if (study_uid, key_version) not in self._indexed_studies:
-            return False
-        cursor.execute("UPDATE studies SET last_received_at = ? WHERE study_uid = ?",
-                       (now, study_uid))
-        return cursor.rowcount == 1
-
-    def _insert_study(self, cursor: sqlcipher3.Cursor, header: InstanceHeader,
-                      study_key: tuple[int, bytes, bytes], now: str,
-                      called_calling: tuple[str, str], reporter: str) -> None:
-        version, key, sealed_key = study_key
-        cursor.execute(
-            """INSERT INTO studies (study_uid, identity, identity_version, called_ae,
-                   calling_ae, assigned_reporter, wrapped_key, first_received_at,
-                   last_received_at, priority)
-               VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?)
-               ON CONFLICT(study_uid)
-               DO UPDATE SET last_received_at = excluded.last_received_at""",
-            (header.study_uid, seal_identity(header.study_uid, _identity(header), key),
-             version, *called_calling, reporter, now, now, header.priority),
-        )
-        cursor.execute(
-            """INSERT INTO study_keys (study_uid, version, sealed_key) VALUES (?, ?, ?)
-               ON CONFLICT DO NOTHING""", (header.study_uid, version, sealed_key))
-
-    def _unindex(self, sop_instance_uid: str) -> None:
-        with self._database.transaction() as cursor:
-            cursor.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,))
-
     def open_for_writing(self) -> None:
         """Take the profile's writer lock, recover from any crash, start the file pool."""
         with self._writer_setup:
@@ -325,7 +247,7 @@ class StudyStore:
                 continue
             LOG.warning("instance %s was not fully written before a crash; set aside",
                         row["sop_instance_uid"])
-            self._unindex(row["sop_instance_uid"])
+            self._index.remove(row["sop_instance_uid"])
             self._set_aside(self._object_path(row["object_name"]))
 
     def _written_whole(self, row: dict) -> bool:
@@ -487,8 +409,7 @@ class StudyStore:
             cursor.execute("DELETE FROM studies WHERE study_uid = ?", (study_uid,))
         self._database.checkpoint()  # no copy of the sealed keys left in the WAL
         self._keys.forget(study_uid)
-        self._indexed_studies -= {known for known in self._indexed_studies
-                                  if known[0] == study_uid}
+        self._index.forget_study(study_uid)
         for row in rows:
             self._object_path(row["object_name"]).unlink(missing_ok=True)
         return len(rows)

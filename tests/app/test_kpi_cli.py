@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import app.store
+import app.instance_index
 from app.audit import AuditEvent, EventId, EventType
 from app.auth import Authenticator, LoginPolicy, record_idle_lock
 from app.cli import main
@@ -45,7 +45,7 @@ def worked_week(workstation: Workstation, monkeypatch: pytest.MonkeyPatch) -> De
     study (opened 09:01, signed 09:30, acknowledged by the PACS at 09:31) and the prior
     (09:40–10:00, never acknowledged), logs out at 12:00; Saturday 22:00 she signs in again
     and is still in at AS_OF. Bob works 06:00–17:30 without a break."""
-    monkeypatch.setattr(app.store, "_now", ARRIVED.isoformat)
+    monkeypatch.setattr(app.instance_index, "_now", ARRIVED.isoformat)
     desk = open_desk(workstation)
     workstation.save_settings(workstation.settings.with_peers(
         (Peer("TRUSTPACS", "127.0.0.1", 104, "pacs"),)))

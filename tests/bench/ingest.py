@@ -264,6 +264,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
     import app.node
     import app.store
     from app.dicom_header import InstanceHeader
+    from app.instance_index import InstanceIndex
     from app.node import StorageNode
     from app.object_files import ObjectFilePool
     from app.store import StudyStore
@@ -287,7 +288,7 @@ def profile_steps(series: Path, work: Path, slices: int, nbytes: int, pdu: int |
         (app.store, "encrypt_blob", "AES-256-GCM encrypt"),
         (app.store, "write_then_sync", "write the object file, wait for its fsync"),
         (ObjectFilePool, "take", "take a pre-created object file"),
-        (StudyStore, "_index", "index: INSERTs + COMMIT (synchronous=FULL)"),
+        (InstanceIndex, "add", "index: INSERTs + COMMIT (synchronous=FULL)"),
     ]
     for owner, name, label in patches:
         setattr(owner, name, timer.wrap(getattr(owner, name), label))
