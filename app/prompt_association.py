@@ -36,9 +36,13 @@ from pynetdicom._handlers import (
     standard_pdu_sent_handler,
 )
 from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
 from pynetdicom.pdu_items import PresentationDataValueItem
+from pynetdicom.pdu_primitives import P_DATA
+
+from app.store_response import encode_store_response
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ PDU_HEADER = struct.Struct(">BBL")  # type, reserved, length (PS3.8 §9.3.1)
 PDU_TYPES = range(0x01, 0x08)
 P_DATA_TF_TYPE = 0x04
 PDV_LENGTH = struct.Struct(">L")
+PDV_OVERHEAD = 6  # a PDV item's length, context ID and control header (PS3.8 §9.3.5.1)
+LAST_COMMAND_FRAGMENT = b"\x03"  # message control header: command, last fragment
 
 
 class SignallingQueue(queue.Queue[Any]):
@@ -215,6 +221,22 @@ STANDARD_LOG_HANDLERS = ((evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
                          (evt.EVT_PDU_SENT, standard_pdu_sent_handler))
 
 
+class PromptDIMSE(DIMSEServiceProvider):
+    """pynetdicom's DIMSE provider, sending a C-STORE response encoded directly
+    (app/store_response.py) when nothing listens for the sent message."""
+
+    def send_msg(self, primitive: Any, context_id: int) -> None:
+        command = encode_store_response(primitive)
+        limit = self.maximum_pdu_size  # 0: no limit (PS3.8 §D.1)
+        if (command is None or (limit and len(command) + PDV_OVERHEAD > limit)
+                or self.assoc.get_handlers(evt.EVT_DIMSE_SENT)):
+            super().send_msg(primitive, context_id)
+            return
+        data = P_DATA()
+        data.presentation_data_value_list.append((context_id, LAST_COMMAND_FRAGMENT + command))
+        self.dul.send_pdu(data)
+
+
 class PromptAssociation(Association):
     """An acceptor association whose reactor waits on ``arrived`` instead of sleeping,
     without pynetdicom's logging handlers unless its logger would show their INFO lines."""
@@ -223,6 +245,7 @@ class PromptAssociation(Association):
         self.arrived = threading.Event()
         super().__init__(*args, **kwargs)
         self.dul = PromptDUL(self)
+        self.dimse = PromptDIMSE(self)
         self.dimse.msg_queue = SignallingQueue(self.arrived)
         # The timers live in the DUL: give the new one the timeouts set on the old.
         self.acse_timeout, self.network_timeout = self.acse_timeout, self.network_timeout

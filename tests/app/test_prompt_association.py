@@ -13,7 +13,12 @@ from pynetdicom._globals import MODE_ACCEPTOR
 from pynetdicom.sop_class import Verification
 
 from app.heap import keep_freed_buffers
-from app.prompt_association import STANDARD_LOG_HANDLERS, PromptAssociation, PromptDUL
+from app.prompt_association import (
+    STANDARD_LOG_HANDLERS,
+    PromptAssociation,
+    PromptDIMSE,
+    PromptDUL,
+)
 from tests.conftest import RunningNode
 from tests.helpers import eventually
 
@@ -37,6 +42,7 @@ def test_the_node_serves_on_the_prompt_reactors_and_ends_on_release(
     accepted = _accepted(running_node)
     assert isinstance(accepted, PromptAssociation)
     assert isinstance(accepted.dul, PromptDUL)
+    assert isinstance(accepted.dimse, PromptDIMSE)
     assert [association.send_c_echo().Status for _ in range(3)] == [0x0000] * 3
     association.release()
     assert association.is_released
