@@ -1,18 +1,21 @@
-"""Association reactors that wake on work instead of polling every millisecond.
+"""The node's associations: pynetdicom's, without the waste a busy receiver pays for.
 
 pynetdicom 3.0 runs each association on two threads that poll (its own code says "TODO:
 try and make this event based"): the DUL thread sleeps 1 ms whenever a pass found
 nothing to do, the association thread sleeps 1 ms before every look at the DIMSE queue.
-A C-STORE therefore waits for a sleep to end three times: before its request is read,
-before the handler is called and before the response is sent. Measured with
-``tests/bench/ingest.py --steps``, that is about 1.5 ms of each instance's 6 ms.
+A C-STORE therefore waited for a sleep to end three times: before its request was read,
+before the handler was called and before the response was sent, about 1.5 ms of each
+instance's 6 ms (``tests/bench/ingest.py --steps``). Here the DUL thread waits in
+``select`` on the peer's socket and on a wake-up socket written whenever a primitive is
+queued for it; the association thread waits on an event set whenever a DIMSE message or
+an A-RELEASE/A-ABORT reaches it. Both loops still look round at least every
+``IDLE_WAIT`` for timers (ARTIM, network timeout), so an idle association wakes 100
+times a second rather than 1,000.
 
-Here the DUL thread waits in ``select`` on the peer's socket and on a wake-up socket that
-is written whenever a primitive is queued for it; the association thread waits on an
-event set whenever a DIMSE message or an A-RELEASE/A-ABORT reaches it. Both loops still
-look round at least every ``IDLE_WAIT`` for timers (ARTIM, network timeout), so an idle
-association wakes 100 times a second rather than 1,000. Everything else, the state
-machine (PS3.8 §9.2) included, is pynetdicom's own.
+Also: a P-DATA-TF PDU's values reach the DIMSE layer as views of the bytes read, not
+copied three times; a C-STORE response is encoded directly (app/store_response.py); and
+pynetdicom's logging handlers are unbound unless its logger would show them. Everything
+else, the state machine (PS3.8 §9.2) included, is pynetdicom's own.
 """
 
 from __future__ import annotations
@@ -285,14 +288,14 @@ class PromptAssociation(Association):
 
     def _end_by_release(self) -> bool:
         self.acse.send_release(is_response=True)
-        LOG.info("Association Released")
+        LOG.debug("association released")
         self.is_released, self.is_established = True, False
         evt.trigger(self, evt.EVT_RELEASED, {})
         self.kill()
         return True
 
     def _end_by_abort(self) -> bool:
-        LOG.info("Association Aborted%s", " (A-P-ABORT)" if self.acse.is_aborted(
+        LOG.debug("association aborted%s", " (A-P-ABORT)" if self.acse.is_aborted(
             "a-p-abort") else "")
         self.dul.receive_pdu(wait=False)  # so EVT_ACSE_RECV fires for subscribers
         self.is_aborted, self.is_established = True, False
@@ -301,7 +304,7 @@ class PromptAssociation(Association):
         return True
 
     def _end_by_network_timeout(self) -> bool:
-        LOG.error("Network timeout reached")
+        LOG.warning("network timeout: the peer sent nothing for %s s", self.network_timeout)
         if self.network_timeout_response == "A-RELEASE":
             self._is_paused = True
             self._reactor_checkpoint.wait()

@@ -6,8 +6,8 @@ UIDs must be the ones the request names (PS3.4 §B.2.3, else 0xA900).
 
 The file is the preamble, the File Meta Information and the data set as received. The
 File Meta Information (PS3.10 §7.1) is always Explicit VR Little Endian (PS3.5 §7.1.2)
-and, for a C-STORE, has the same six elements every time: pynetdicom's ``Event.file_meta``
-with our values. pynetdicom builds it as a pydicom dataset on every access and pydicom
+and, for a C-STORE, has the same elements every time: those of pynetdicom's
+``Event.file_meta``. pynetdicom builds it as a pydicom dataset on every access and pydicom
 then encodes it, 0.37 ms of the node's CPU per instance; encoded here directly, the
 bytes are the same (tests/app/test_received_instance.py).
 """
@@ -35,8 +35,8 @@ def _element(element: int, vr: bytes, value: bytes) -> bytes:
     return struct.pack("<HH2sH", FILE_META_GROUP, element, vr, len(value)) + value
 
 
-def _even(value: str, padding: bytes) -> bytes:
-    """A value padded to even length: UIs with NUL, text with a space (PS3.5 §6.2)."""
+def padded_even(value: str, padding: bytes) -> bytes:
+    """An ASCII value padded to even length: UIs with NUL, text with a space (PS3.5 §6.2)."""
     encoded = value.encode("ascii")
     return encoded + padding if len(encoded) % 2 else encoded
 
@@ -46,11 +46,11 @@ def encode_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_
     """The File Meta Information group, its group length first."""
     elements = b"".join((
         _element(0x0001, b"OB", FILE_META_VERSION),
-        _element(0x0002, b"UI", _even(sop_class_uid, b"\0")),
-        _element(0x0003, b"UI", _even(sop_instance_uid, b"\0")),
-        _element(0x0010, b"UI", _even(transfer_syntax_uid, b"\0")),
-        _element(0x0012, b"UI", _even(PYNETDICOM_IMPLEMENTATION_UID, b"\0")),
-        _element(0x0013, b"SH", _even(PYNETDICOM_IMPLEMENTATION_VERSION, b" ")),
+        _element(0x0002, b"UI", padded_even(sop_class_uid, b"\0")),
+        _element(0x0003, b"UI", padded_even(sop_instance_uid, b"\0")),
+        _element(0x0010, b"UI", padded_even(transfer_syntax_uid, b"\0")),
+        _element(0x0012, b"UI", padded_even(PYNETDICOM_IMPLEMENTATION_UID, b"\0")),
+        _element(0x0013, b"SH", padded_even(PYNETDICOM_IMPLEMENTATION_VERSION, b" ")),
     ))
     return _element(0x0000, b"UL", struct.pack("<I", len(elements))) + elements
 

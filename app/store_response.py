@@ -15,6 +15,8 @@ import struct
 
 from pynetdicom.dimse_primitives import C_STORE
 
+from app.received_instance import padded_even
+
 C_STORE_RSP = 0x8001  # Command Field (PS3.7 §E.1)
 NO_DATA_SET = 0x0101  # Command Data Set Type: none follows
 
@@ -22,11 +24,6 @@ NO_DATA_SET = 0x0101  # Command Data Set Type: none follows
 def _element(element: int, value: bytes) -> bytes:
     """One group-0000 element, Implicit VR Little Endian (PS3.5 §7.1.3)."""
     return struct.pack("<HHL", 0x0000, element, len(value)) + value
-
-
-def _even(text: str, padding: bytes) -> bytes:
-    encoded = text.encode("ascii")
-    return encoded + padding if len(encoded) % 2 else encoded
 
 
 def _us(value: int) -> bytes:
@@ -43,15 +40,15 @@ def encode_store_response(response: object) -> bytes | None:
         return None  # a comment with a backslash, read back as several values
     try:
         elements = [
-            _element(0x0002, _even(response.AffectedSOPClassUID, b"\0"))
+            _element(0x0002, padded_even(response.AffectedSOPClassUID, b"\0"))
             if response.AffectedSOPClassUID is not None else b"",
             _element(0x0100, _us(C_STORE_RSP)),
             _element(0x0120, _us(response.MessageIDBeingRespondedTo)),
             _element(0x0800, _us(NO_DATA_SET)),
             _element(0x0900, _us(response.Status)),
-            _element(0x0902, _even(response.ErrorComment, b" "))
+            _element(0x0902, padded_even(response.ErrorComment, b" "))
             if response.ErrorComment is not None else b"",
-            _element(0x1000, _even(response.AffectedSOPInstanceUID, b"\0"))
+            _element(0x1000, padded_even(response.AffectedSOPInstanceUID, b"\0"))
             if response.AffectedSOPInstanceUID is not None else b"",
         ]
     except UnicodeEncodeError:
