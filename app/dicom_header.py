@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
@@ -49,11 +50,17 @@ UID_ATTRIBUTES = (("StudyInstanceUID", "Study Instance UID"),
                   ("SOPInstanceUID", "SOP Instance UID"), ("SOPClassUID", "SOP Class UID"))
 
 
-def check_uids(dataset: Dataset) -> tuple[str, str]:
-    """Validate the instance's own UIDs; returns (study UID, SOP Instance UID)."""
-    study, _, instance, _ = (validate_uid(dataset.get(keyword), name)
-                             for keyword, name in UID_ATTRIBUTES)
-    return study, instance
+class InstanceUids(NamedTuple):
+    study: str
+    series: str
+    sop_instance: str
+    sop_class: str
+
+
+def check_uids(dataset: Dataset) -> InstanceUids:
+    """The instance's own UIDs, each validated (InvalidDicomValue names a bad one)."""
+    return InstanceUids(*(validate_uid(dataset.get(keyword), name)
+                          for keyword, name in UID_ATTRIBUTES))
 
 
 def _pieces(value: object, vr: str) -> list[str]:
@@ -148,13 +155,14 @@ class InstanceHeader:
     def from_dataset(cls, dataset: Dataset) -> InstanceHeader:
         """Read and validate; raises InvalidDicomValue for a bad UID or an over-long value."""
         meta = getattr(dataset, "file_meta", None) or Dataset()
+        uids = check_uids(dataset)
         check_lengths(dataset)
         patient = PatientIdentity.from_dataset(dataset)  # one reading of who it is
         return cls(
-            study_uid=validate_uid(dataset.get("StudyInstanceUID"), "Study Instance UID"),
-            series_uid=validate_uid(dataset.get("SeriesInstanceUID"), "Series Instance UID"),
-            sop_instance_uid=validate_uid(dataset.get("SOPInstanceUID"), "SOP Instance UID"),
-            sop_class_uid=validate_uid(dataset.get("SOPClassUID"), "SOP Class UID"),
+            study_uid=uids.study,
+            series_uid=uids.series,
+            sop_instance_uid=uids.sop_instance,
+            sop_class_uid=uids.sop_class,
             transfer_syntax_uid=validate_uid(
                 meta.get("TransferSyntaxUID"), "Transfer Syntax UID"
             ),

@@ -146,7 +146,7 @@ class StudyStore:
         refusal then empties the file again. Raises InvalidDicomValue for bad UIDs or
         values, OutOfResources when the disk is full.
         """
-        study_uid, sop_instance_uid = check_uids(dataset)
+        study_uid, _, sop_instance_uid, _ = check_uids(dataset)
         self.open_for_writing()
         if self.contains(sop_instance_uid):
             return PutResult.DUPLICATE
