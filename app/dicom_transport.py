@@ -204,6 +204,7 @@ class GuardedRequestHandler(RequestHandler):
             elif isinstance(event, evt.NotificationEvent):
                 for handler, args in handlers:
                     assoc.bind(event, handler, args)
+        assoc.unbind_silent_log_handlers()
         return assoc
 
 

@@ -252,6 +252,11 @@ class PromptAssociation(Association):
         self.dimse.msg_queue = SignallingQueue(self.arrived)
         # The timers live in the DUL: give the new one the timeouts set on the old.
         self.acse_timeout, self.network_timeout = self.acse_timeout, self.network_timeout
+        self.unbind_silent_log_handlers()
+
+    def unbind_silent_log_handlers(self) -> None:
+        """Unbind pynetdicom's logging handlers unless its logger would show their lines.
+        Called again once the server's handlers are bound: the server binds them too."""
         if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
             for event, handler in STANDARD_LOG_HANDLERS:
                 self.unbind(event, handler)

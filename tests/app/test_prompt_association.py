@@ -97,6 +97,25 @@ def test_pynetdicoms_logging_handlers_are_bound_only_when_they_would_log(
                             association.get_handlers(event)]) is bound
 
 
+def test_the_nodes_associations_drop_the_handlers_its_server_binds_again(
+        running_node: RunningNode) -> None:
+    """pynetdicom's server binds its own copy of the logging handlers to each association
+    it creates; with them bound every C-STORE response would be encoded by pynetdicom."""
+    logger = logging.getLogger("pynetdicom")
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        association = _associate(running_node)
+        accepted = _accepted(running_node)
+    finally:
+        logger.setLevel(previous)
+    assert any(handler is STANDARD_LOG_HANDLERS[0][1] for handler, _ in
+               running_node.node._server.get_handlers(STANDARD_LOG_HANDLERS[0][0]))
+    for event, handler in STANDARD_LOG_HANDLERS:
+        assert handler not in [bound for bound, _ in accepted.get_handlers(event)]
+    association.release()
+
+
 class _Bytes:
     """What GuardedSocket.recv gives the DUL: the next bytes of a stream, fewer at its end."""
 
