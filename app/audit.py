@@ -87,6 +87,11 @@ class AuditTrail:
     def __init__(self, database: Database) -> None:
         self._database = database
 
+    @property
+    def database(self) -> Database:
+        """The database the trail lives in, for a change that must commit with an event."""
+        return self._database
+
     def record(self, event: AuditEvent) -> int:
         """Append ``event`` and return its sequence number."""
         row: dict[str, object] = {

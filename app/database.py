@@ -262,6 +262,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX discrepancies_by_reporter ON discrepancies(reporter);
     """,
+    # 11: studies an association has begun to deliver (app/import_ledger.py), so a crash
+    # mid-association still leaves an Import audit event behind
+    """
+    CREATE TABLE open_imports (
+        association TEXT NOT NULL,
+        study_uid TEXT NOT NULL,
+        calling_ae TEXT NOT NULL,
+        source TEXT NOT NULL,
+        began_at TEXT NOT NULL,
+        PRIMARY KEY (association, study_uid)
+    );
+    """,
 )
 
 

@@ -15,6 +15,7 @@ import sqlcipher3
 
 from app.database import Database
 from app.dicom_header import InstanceHeader
+from app.import_ledger import ImportStart, record_start
 from app.study_keys import seal_identity
 
 StudyKey = tuple[int, bytes, bytes]  # (version, data key, sealed key): StudyKeys.for_writing
@@ -29,6 +30,7 @@ class IndexEntry:
     calling_ae: str = ""
     called_ae: str = ""
     reporter: str = ""
+    opens_import: ImportStart | None = None  # the study's first instance on an association
 
 
 def _now() -> str:
@@ -77,6 +79,8 @@ class InstanceIndex:
                  study_key[0]),
             )
             inserted = cursor.rowcount == 1
+            if inserted and entry.opens_import is not None:
+                record_start(cursor, entry.opens_import, header.study_uid, now)
         self._written_studies.add((header.study_uid, study_key[0]))
         return inserted
 

@@ -8,6 +8,7 @@ the store made the instance durable (PS3.4 B.2.3 statuses, STANDARDS §1).
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 import threading
 from collections import Counter
@@ -32,6 +33,7 @@ from app.errors import (
     StoreError,
 )
 from app.heap import keep_freed_buffers
+from app.import_ledger import ImportLedger, ImportStart
 from app.pdu_framing import FramingLimits
 from app.received_instance import received_instance
 from app.store import PutResult, StudyStore
@@ -125,6 +127,14 @@ class _Association:
     stored: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    key: str = field(default_factory=lambda: secrets.token_hex(8))  # its imports' ledger key
+    begun: set[str] = field(default_factory=set)  # studies whose import the ledger holds
+
+    def import_start(self, study_uid: str) -> ImportStart | None:
+        """What the index records with the study's first instance stored here, if new."""
+        if study_uid in self.begun:
+            return None
+        return ImportStart(self.key, self.calling_ae, self.address)
 
 
 class StorageNode:
@@ -136,6 +146,7 @@ class StorageNode:
         `telerad peers add` while the node runs take effect at the next association."""
         self._store = store
         self._audit = audit
+        self._imports = ImportLedger(audit)
         self.settings = settings
         self._settings_file = settings_file
         self._settings_stamp = self._stamp()
@@ -152,6 +163,9 @@ class StorageNode:
         keep_freed_buffers()  # process-wide: received instances reuse freed buffers
         self._store.open_for_writing()  # one receiving node per profile, crash recovery
         self._audit_quarantine()
+        if closed := self._imports.close_interrupted():
+            LOG.warning("%d import(s) cut short by an unclean stop recorded in the audit trail",
+                        closed)
         if ae_title:
             self.settings = self.settings.with_value("node.ae_title", ae_title)
         ae = AE(ae_title=self.settings["node.ae_title"])
@@ -321,8 +335,11 @@ class StorageNode:
             sender.refused += 1
             return outcome
         result, study_uid = outcome
-        counter = sender.duplicates if result is PutResult.DUPLICATE else sender.stored
-        counter[study_uid] += 1
+        if result is PutResult.DUPLICATE:
+            sender.duplicates[study_uid] += 1
+        else:
+            sender.stored[study_uid] += 1
+            sender.begun.add(study_uid)
         return STATUS_SUCCESS
 
     def _store_instance(self, event: evt.Event,
@@ -333,9 +350,11 @@ class StorageNode:
             encoded, dataset = received_instance(
                 event.encoded_dataset(include_meta=False), event.context.transfer_syntax,
                 request.AffectedSOPClassUID, request.AffectedSOPInstanceUID)
+            study_uid = str(dataset.get("StudyInstanceUID", ""))  # put validates it
             result = self._store.put(
                 encoded, dataset, calling_ae=sender.calling_ae, called_ae=sender.called_ae,
                 reporter=self.reporter_for(sender.called_ae, dataset),
+                opens_import=sender.import_start(study_uid),
             )
         except StoreError as exc:
             status, level = _refusal(exc)
@@ -344,7 +363,7 @@ class StorageNode:
         except Exception as exc:  # any decoding fault of untrusted bytes
             LOG.warning("C-STORE refused, dataset cannot be parsed: %r", exc)
             return _failure(STATUS_CANNOT_UNDERSTAND, f"dataset cannot be parsed: {exc}")
-        return result, str(dataset.StudyInstanceUID)
+        return result, study_uid
 
     # ---- end of association --------------------------------------------------------------
 
@@ -353,11 +372,18 @@ class StorageNode:
             sender = self._associations.pop(id(event.assoc), None)
         if sender is None:
             return
+        self._imports.end(sender.key, self._import_events(sender))
+
+    @staticmethod
+    def _import_events(sender: _Association) -> list[AuditEvent]:
+        """One Import per study delivered; one for an association whose every instance
+        was refused."""
+        events = []
         for study_uid in sorted(set(sender.stored) | set(sender.duplicates)):
             stored, duplicates = sender.stored[study_uid], sender.duplicates[study_uid]
             LOG.info("%s at %s: study %s, %d stored, %d duplicate(s)", sender.calling_ae,
                      sender.address, study_uid, stored, duplicates)
-            self._audit.record(AuditEvent(
+            events.append(AuditEvent(
                 EventId.IMPORT, "C", actor=sender.calling_ae, source=sender.address,
                 outcome=Outcome.MINOR_FAILURE if sender.refused else Outcome.SUCCESS,
                 objects=(("study", study_uid),),
@@ -365,8 +391,9 @@ class StorageNode:
                        f"{sender.refused} refused in this association",
             ))
         if sender.refused and not (sender.stored or sender.duplicates):
-            self._audit.record(AuditEvent(
+            events.append(AuditEvent(
                 EventId.IMPORT, "C", actor=sender.calling_ae, source=sender.address,
                 outcome=Outcome.SERIOUS_FAILURE,
                 detail=f"{sender.refused} instance(s) refused, none stored",
             ))
+        return events

@@ -29,6 +29,7 @@ from app.crypto import decrypt_blob, encrypt_blob
 from app.database import Database
 from app.dicom_header import InstanceHeader, check_uids
 from app.errors import IntegrityError, StoreError, StoreLocked
+from app.import_ledger import ImportStart
 from app.instance_index import IndexEntry, InstanceIndex
 from app.object_files import (
     FAN_OUT,
@@ -137,7 +138,7 @@ class StudyStore:
 
     def put(
         self, encoded: bytes, dataset: Dataset, *, calling_ae: str = "", called_ae: str = "",
-        reporter: str = "",
+        reporter: str = "", opens_import: ImportStart | None = None,
     ) -> PutResult:
         """Store one instance in DICOM file format (``encoded``), parsed as ``dataset``.
 
@@ -153,7 +154,8 @@ class StudyStore:
         study_key = self._keys.for_writing(study_uid)
         blob = encrypt_blob(study_key[1], encoded, _associated_data(study_uid, sop_instance_uid))
         object_name = self._pool.take()
-        entry = IndexEntry(object_name, len(blob), calling_ae, called_ae, reporter)
+        entry = IndexEntry(object_name, len(blob), calling_ae, called_ae, reporter,
+                           opens_import)
         try:
             inserted = write_then_sync(self._pool.path(object_name), blob, lambda: self._index.add(
                 InstanceHeader.from_dataset(dataset), entry, study_key))

@@ -23,6 +23,7 @@ from pynetdicom import AE, _config
 from pynetdicom.association import Association
 from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
+from app.import_ledger import ImportLedger
 from app.synthetic import StudyPlan, write_study
 from tests.conftest import RunningNode
 from tests.helpers import (
@@ -235,6 +236,7 @@ def test_import_is_audited_once_per_study_when_the_association_ends(
     assert by_study[sent.ct.study_uid]["detail"].startswith("12 instance(s) stored")
     assert sent.ct.patient.name not in json.dumps(imports())
     assert audit.verify() is None
+    assert ImportLedger(audit).interrupted() == []  # closed with its events
 
 
 # ---- who may send -----------------------------------------------------------------------

@@ -6,7 +6,9 @@ every restart each instance ever answered 0x0000 opens with the bytes that were 
 (PS3.4 B.2.3, STANDARDS §1: success only once durable), what the killed node had written
 but not indexed is in quarantine/, and the index matches the disk. Like a PACS, the sender
 resends what got no answer, and queues new studies behind it, so kills also land on a
-study's first instance, when its data key is made (app/study_keys.py).
+study's first instance, when its data key is made (app/study_keys.py). Every study with
+an indexed instance has its Import audit event, recorded at the next start for an
+association the kill cut short (app/import_ledger.py).
 
 Kill moments come from a seeded RNG; the seed is printed and CRASH_SEED=N replays it (the
 node's own timing still varies, so a replay lands near the same moments, not on them).
@@ -15,6 +17,7 @@ CI runs CI_CYCLES cycles (about a minute here); `--long` runs LONG_CYCLES.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -26,8 +29,11 @@ from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pynetdicom import AE
 
+from app.audit import EventId, Outcome
+from app.import_ledger import ImportLedger
 from app.workstation import Workstation, open_workstation
 from tests.robustness.node_process import (
     HOST,
@@ -147,7 +153,21 @@ def check_after_restart(reader: Workstation, pacs: Pacs) -> set[str]:
     assert_stored_as_sent(stored, {uid: pacs.sent[uid] for uid in pacs.acknowledged})
     assert set(stored) - pacs.acknowledged <= pacs.unanswered, (
         "indexed without an answer, though never in flight at a kill")
+    indexed_studies = {row["study_uid"] for row in reader.database.query(
+        "SELECT DISTINCT study_uid FROM instances")}
+    assert indexed_studies <= set(imports_audited(reader)), "a study without an Import event"
     return set(stored)
+
+
+def imports_audited(reader: Workstation) -> dict[str, list[dict[str, object]]]:
+    """The Import audit events (DCM 110107) by the study they name."""
+    events: dict[str, list[dict[str, object]]] = {}
+    for event in reader.audit.events():
+        if event["event_id"] == EventId.IMPORT:
+            for kind, uid in json.loads(str(event["objects"])):
+                if kind == "study":
+                    events.setdefault(uid, []).append(event)
+    return events
 
 
 def kill_while_starting(node: ServeProcess, delay: float) -> None:
@@ -234,3 +254,39 @@ def finish_cleanly(node: ServeProcess, pacs: Pacs, reader: Workstation) -> None:
     assert_stored_as_sent(stored, pacs.sent)
     assert reader.audit.verify() is None, "a kill broke the audit chain"
     assert not (reader.paths.root / "writer.running").exists()
+
+
+def test_an_association_cut_short_by_a_kill_gets_its_import_event_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = tmp_path / "profile"
+    env = passphrase_profile_for(profile, tmp_path, CALLING_AE)
+    monkeypatch.setenv("TELERAD_PASSPHRASE", env["TELERAD_PASSPHRASE"])
+    node = ServeProcess(profile, port_for_restarts(), env, tmp_path / "node.log")
+    node.start()
+    study = generate_uid()
+    series = generate_uid()
+    datasets = [image(study_uid=study, series_uid=series, instance_number=number + 1,
+                      pixel_value=number) for number in range(3)]
+    ae = AE(ae_title=CALLING_AE)
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    association = ae.associate(HOST, node.port, ae_title=CALLED_AE)
+    try:
+        assert [association.send_c_store(d).Status for d in datasets] == [SUCCESS] * 3
+        node.kill()  # the association is still open: no Import event was recorded
+        association.abort()
+        reader = open_workstation(profile)
+        try:
+            assert study not in imports_audited(reader)
+            assert [row.study_uid for row in ImportLedger(reader.audit).interrupted()] == [study]
+            node.start()
+            (event,) = imports_audited(reader)[study]
+            assert event["outcome"] == Outcome.MINOR_FAILURE and event["actor"] == CALLING_AE
+            assert str(event["detail"]).startswith("3 instance(s) indexed since"), event
+            assert ImportLedger(reader.audit).interrupted() == []
+            assert node.stop() == 0
+            assert reader.audit.verify() is None
+        finally:
+            reader.close()
+    finally:
+        node.discard()
