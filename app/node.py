@@ -77,6 +77,7 @@ REJECT_LOCAL_LIMIT = (0x02, 0x03, 0x02)  # rejected-transient: local-limit-excee
 # pynetdicom's own association limit, which counts connection threads (junk included);
 # ours, node.maximum_associations, counts associations and is checked in _on_requested.
 ASSOCIATION_THREADS_LIMIT = 10_000
+ABORT_WAIT_SECONDS = 5.0  # for an association aborted at stop to record its events
 
 
 # The store's errors as C-STORE statuses, most specific first (PS3.4 B.2.3)
@@ -216,9 +217,17 @@ class StorageNode:
         )
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
+        """Stop listening, then abort the associations still open (their senders resend
+        what got no answer) and wait for each to end, so its Import events are recorded."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        open_associations = server.active_associations
+        for association in open_associations:
+            association.abort()
+        for association in open_associations:
+            association.join(timeout=ABORT_WAIT_SECONDS)
 
     @property
     def ae_title(self) -> str:

@@ -239,6 +239,26 @@ def test_import_is_audited_once_per_study_when_the_association_ends(
     assert ImportLedger(audit).interrupted() == []  # closed with its events
 
 
+def test_stopping_the_node_aborts_an_open_association_and_records_its_import(
+    running_node: RunningNode, sent: Sent
+) -> None:
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    association = ae.associate(running_node.host, running_node.port,
+                               ae_title=running_node.ae_title)
+    assert association.is_established
+    assert association.send_c_store(pydicom.dcmread(sent.ct_files[0])).Status == 0x0000
+
+    running_node.node.stop()
+
+    eventually(lambda: association.is_aborted, what="the sender's association aborted")
+    audit = running_node.workstation.audit
+    (event,) = [e for e in audit.events() if e["event_id"] == "110107"]
+    assert json.loads(str(event["objects"])) == [["study", sent.ct.study_uid]]
+    assert str(event["detail"]).startswith("1 instance(s) stored"), event["detail"]
+    assert ImportLedger(audit).interrupted() == []
+
+
 # ---- who may send -----------------------------------------------------------------------
 
 
