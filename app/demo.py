@@ -8,6 +8,7 @@ trust PACS would send them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import secrets
 import shutil
@@ -50,17 +51,30 @@ class Progress:
 class DemoFeed(threading.Thread):
     """Sends the synthetic studies to the node, one association per study, in a worker."""
 
-    def __init__(self, plans: list[StudyPlan], host: str, port: int, called_ae: str,
-                 on_progress: Callable[[Progress], None]) -> None:
+    def __init__(self, plans: list[StudyPlan], host: str, port: int, called_ae: str) -> None:
         super().__init__(name="demo-feed", daemon=True)
-        self._plans, self._host, self._port, self._called = plans, host, port, called_ae
-        self._on_progress = on_progress
+        self._plans, self.host, self.port, self.called_ae = plans, host, port, called_ae
+        self._on_progress: Callable[[Progress], None] = lambda _progress: None
+        self._cancelled = threading.Event()
         self.total = plan_instance_count(plans)
         self.sent = 0
+
+    def start_reporting(self, on_progress: Callable[[Progress], None]) -> None:
+        self._on_progress = on_progress
+        self.start()
+
+    def cancel(self, wait_seconds: float = 10.0) -> None:
+        """Stop after the instance in flight, releasing its association: the demo ends
+        its sender before its node, which would abort the association."""
+        self._cancelled.set()
+        if self.is_alive():
+            self.join(wait_seconds)
 
     def run(self) -> None:
         try:
             for plan in self._plans:
+                if self._cancelled.is_set():
+                    return
                 self._send(plan)
         except TeleradError as exc:
             self._on_progress(Progress(self.sent, self.total, str(exc), True, str(exc)))
@@ -75,8 +89,10 @@ class DemoFeed(threading.Thread):
                 self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
 
         self._on_progress(Progress(self.sent, self.total, f"sending {plan.describe()}"))
-        send_study(iter_instances(plan), [plan.sop_class_uid], host=self._host, port=self._port,
-                   called_ae=self._called, calling_ae=DEMO_SENDER_AE, on_sent=count)
+        instances = itertools.takewhile(lambda _instance: not self._cancelled.is_set(),
+                                        iter_instances(plan))
+        send_study(instances, [plan.sop_class_uid], host=self.host, port=self.port,
+                   called_ae=self.called_ae, calling_ae=DEMO_SENDER_AE, on_sent=count)
 
 
 def has_display() -> bool:
@@ -134,6 +150,7 @@ def _free(port: int) -> bool:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    stop = stop_on_signal()  # from here on a signal ends the demo through its clean-up
     temporary = args.profile is None
     root = Path(args.profile or tempfile.mkdtemp(prefix="telerad-demo-"))
     workstation = prepare_demo_profile(root)
@@ -151,17 +168,17 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"telerad demo: profile {root}{fate}")
     print(f"DICOM node {node.ae_title} on {host}:{port}; peers may send with "
           f"`storescu -aet {DEMO_SENDER_AE} -aec {node.ae_title} {host} {port} FILES`")
-    plans = demo_plans(large_ct_slices=args.ct_slices)
+    feed = DemoFeed(demo_plans(large_ct_slices=args.ct_slices), host, port, node.ae_title)
     try:
         if args.headless or not has_display():
             if not args.headless:
                 print("No display found (DISPLAY/WAYLAND_DISPLAY unset): running headless.")
-            return _run_headless(plans, host, port, node.ae_title, args.exit_after_send)
+            return _run_headless(feed, args.exit_after_send, stop)
         from app.ui.launch import run_gui
 
-        return run_gui(workstation, node, demo_feed=(plans, host, port, node.ae_title),
-                       sign_in_note=sign_in_note)
+        return run_gui(workstation, node, demo_feed=feed, sign_in_note=sign_in_note, stop=stop)
     finally:
+        feed.cancel()
         node.stop()
         trust.stop()
         workstation.close()
@@ -169,8 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
             _discard(workstation)
 
 
-def _run_headless(plans: list[StudyPlan], host: str, port: int, ae_title: str,
-                  exit_after_send: bool) -> int:
+def _run_headless(feed: DemoFeed, exit_after_send: bool, stop: threading.Event) -> int:
     done = threading.Event()
     failed: list[str] = []
 
@@ -180,8 +196,7 @@ def _run_headless(plans: list[StudyPlan], host: str, port: int, ae_title: str,
             failed.extend([progress.error] if progress.error else [])
             done.set()
 
-    stop = stop_on_signal()
-    DemoFeed(plans, host, port, ae_title, report).start()
+    feed.start_reporting(report)
     while not stop.wait(0.2):
         if exit_after_send and done.is_set():
             break

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QPushButton
 
 from app.access import StudyAccess
 from app.auth import Authenticator, LoginPolicy, Session, record_idle_lock
@@ -19,6 +21,7 @@ from app.errors import TeleradError
 from app.node import StorageNode
 from app.reports import ReportDesk
 from app.retention import RETENTION_INTERVAL_SECONDS, apply_retention_rule
+from app.signals import stop_on_signal
 from app.syslog_forward import forwarder_from_settings
 from app.ui.dashboard import Dashboard, HoursWarnings
 from app.ui.idle_lock import IdleLock, IdleWatcher
@@ -37,17 +40,23 @@ from viewer.overlay_text import dicom_date
 from viewer.ui.background import BackgroundRunner
 from viewer.ui.comparison_window import ComparisonWindow
 
+if TYPE_CHECKING:
+    from app.demo import DemoFeed
+
 
 class _ProgressRelay(QObject):
     progress = Signal(int, int, str, bool, str)
 
 
 def run_gui(workstation: Workstation, node: StorageNode | None = None,
-            demo_feed: tuple | None = None, sign_in_note: str = "") -> int:
-    """Sign in, then show the worklist; the node keeps receiving, locked or not."""
+            demo_feed: DemoFeed | None = None, sign_in_note: str = "",
+            stop: threading.Event | None = None) -> int:
+    """Sign in, then show the worklist; the node keeps receiving, locked or not. SIGINT or
+    SIGTERM (or ``stop``, set by the caller's own handler) ends it as quitting does."""
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("telerad")
     app.setStyleSheet(read_text("style.qss"))
+    quit_when_set(app, stop or stop_on_signal())  # the timer is the application's child
     relay = _start_demo_feed(demo_feed)  # studies arrive while the newcomer signs in
     authenticator = _authenticator(workstation)
     dialog = LoginDialog(_login_with(authenticator, workstation), explanation=sign_in_note)
@@ -100,6 +109,29 @@ def run_gui(workstation: Workstation, node: StorageNode | None = None,
             feed.stop()
         if compliance_feed is not None:
             compliance_feed.stop()
+
+
+SIGNAL_CHECK_MS = 200
+
+
+def quit_when_set(app: QApplication, stop: threading.Event) -> QTimer:
+    """Once ``stop`` is set (app/signals.py: SIGINT, Ctrl-C in the terminal, or SIGTERM)
+    the workstation ends as quitting does: drafts saved, sign-out audited, node stopped.
+    Qt's event loop never hands control to Python's signal handling, so a timer looks at
+    the flag; open dialogs (the sign-in, a question) are rejected, then the loops quit."""
+    timer = QTimer(app, interval=SIGNAL_CHECK_MS)
+
+    def check() -> None:
+        if not stop.is_set():
+            return
+        timer.stop()
+        for widget in app.topLevelWidgets():
+            if isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()
+        app.quit()
+    timer.timeout.connect(check)
+    timer.start()
+    return timer
 
 
 def _service_oversight(workstation: Workstation, user: str, window: MainWindow) -> None:
@@ -231,21 +263,17 @@ def _authenticator(workstation: Workstation) -> Authenticator:
                          LoginPolicy.from_settings(workstation.settings))
 
 
-def _start_demo_feed(demo_feed: tuple | None) -> _ProgressRelay:
+def _start_demo_feed(demo_feed: DemoFeed | None) -> _ProgressRelay:
     relay = _ProgressRelay()
     if demo_feed is not None:
-        from app.demo import DemoFeed
-
-        plans, host, port, ae_title = demo_feed
-        DemoFeed(plans, host, port, ae_title, lambda p: relay.progress.emit(
-            p.sent, p.total, p.message, p.finished, p.error)).start()
+        demo_feed.start_reporting(lambda p: relay.progress.emit(
+            p.sent, p.total, p.message, p.finished, p.error))
     return relay
 
 
-def _describe_node(node: StorageNode | None, demo_feed: tuple | None) -> str:
+def _describe_node(node: StorageNode | None, demo_feed: DemoFeed | None) -> str:
     if demo_feed is not None:
-        _plans, host, port, ae_title = demo_feed
-        return f"DICOM node {ae_title} · {host}:{port}"
+        return f"DICOM node {demo_feed.called_ae} · {demo_feed.host}:{demo_feed.port}"
     if node is None:
         return ""
     return f"DICOM node {node.ae_title} · {node.settings['node.host']}:{node.settings['node.port']}"

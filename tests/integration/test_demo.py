@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,33 @@ def test_demo_profile_holds_no_patient_identifiers_in_clear(tmp_path: Path) -> N
         content = path.read_bytes()
         for identifier in identifiers:
             assert identifier.encode() not in content, f"{identifier} in clear in {path.name}"
+
+
+def test_a_signal_ends_the_demo_window_and_deletes_its_throwaway_profile(
+        tmp_path: Path) -> None:
+    """Ctrl-C in the terminal (SIGINT) while the sign-in dialog waits: the demo ends
+    through its clean-up, as closing the window would."""
+    env = dict(_demo_environment(), QT_QPA_PLATFORM="offscreen", TMPDIR=str(tmp_path))
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "demo", "--port", "0", "--ct-slices",
+         str(DEMO_CT_SLICES)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env)
+    try:
+        assert demo.stdout is not None
+        announced = ""
+        for line in demo.stdout:
+            if line.startswith("telerad demo: profile "):
+                announced = line
+                break
+        assert "(deleted on exit)" in announced, announced
+        profile = Path(announced.removeprefix("telerad demo: profile ").split(" (")[0])
+        assert profile.is_dir()
+        demo.send_signal(signal.SIGINT)
+        _, errors = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode in (0, 1), errors  # 1: nobody signed in
+    assert "Traceback" not in errors, errors
+    assert not profile.exists(), "the throw-away profile was left behind"
