@@ -25,6 +25,7 @@ from pynetdicom.sop_class import Verification
 
 from app.node import StorageNode
 from tests.conftest import RunningNode
+from tests.helpers import eventually
 from tests.robustness.raw_peer import RawPeer, association_request, pdu, timed_echo
 from tests.tls_material import TlsFiles, make_tls_files
 
@@ -191,6 +192,8 @@ def test_aborted_connections_are_audited(running_node: RunningNode) -> None:
     peer.send(pdu(0x09, b"\0" * 4))
     peer.wait_closed(since=time.monotonic(), within=2)
     peer.close()
-    alerts = [event for event in running_node.workstation.audit.events()
-              if "connection aborted: unknown PDU type" in str(event["detail"])]
-    assert alerts and alerts[-1]["source"] == "127.0.0.1"
+    alerts = eventually(  # recorded just after the connection is shut
+        lambda: [event for event in running_node.workstation.audit.events()
+                 if "connection aborted: unknown PDU type" in str(event["detail"])],
+        what="a Security Alert for the aborted connection")
+    assert alerts[-1]["source"] == "127.0.0.1"
