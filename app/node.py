@@ -129,11 +129,11 @@ class _Association:
     duplicates: Counter[str] = field(default_factory=Counter)
     refused: int = 0
     key: str = field(default_factory=lambda: secrets.token_hex(8))  # its imports' ledger key
-    begun: set[str] = field(default_factory=set)  # studies whose import the ledger holds
 
     def import_start(self, study_uid: str) -> ImportStart | None:
-        """What the index records with the study's first instance stored here, if new."""
-        if study_uid in self.begun:
+        """What the index records with the study's first instance stored here; None once
+        one is (the ledger then holds the study's import)."""
+        if self.stored[study_uid]:
             return None
         return ImportStart(self.key, self.calling_ae, self.address)
 
@@ -344,11 +344,8 @@ class StorageNode:
             sender.refused += 1
             return outcome
         result, study_uid = outcome
-        if result is PutResult.DUPLICATE:
-            sender.duplicates[study_uid] += 1
-        else:
-            sender.stored[study_uid] += 1
-            sender.begun.add(study_uid)
+        counter = sender.duplicates if result is PutResult.DUPLICATE else sender.stored
+        counter[study_uid] += 1
         return STATUS_SUCCESS
 
     def _store_instance(self, event: evt.Event,

@@ -19,6 +19,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from app.audit import AuditTrail, EventId
 from app.synthetic import StudyPlan, demo_plans
 from app.workstation import Workstation
 
@@ -169,6 +170,11 @@ def unacknowledged_data(workstation: Workstation) -> list[Path]:
         path for path, size in _sizes_below(workstation.paths.root).items()
         if size and path.name not in known and quarantine not in path.parents
     ]
+
+
+def import_events(audit: AuditTrail) -> list[dict[str, object]]:
+    """The trail's Import events (DCM 110107), oldest first."""
+    return [event for event in audit.events() if event["event_id"] == EventId.IMPORT]
 
 
 def eventually(check: Callable[[], object], *, within: float = 10.0, what: str = "") -> object:

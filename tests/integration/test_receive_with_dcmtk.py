@@ -31,6 +31,7 @@ from tests.helpers import (
     encode,
     eventually,
     files_below,
+    import_events,
     make_instance,
     object_files_with_data,
     run_dcmtk,
@@ -224,17 +225,15 @@ def test_import_is_audited_once_per_study_when_the_association_ends(
     assert result.returncode == 0, result.stderr
     audit = running_node.workstation.audit
 
-    def imports() -> list[dict[str, object]]:
-        return [e for e in audit.events() if e["event_id"] == "110107"]
-
-    eventually(lambda: len(imports()) >= 2, what="two Import events after the association")
-    by_study = {json.loads(str(e["objects"]))[0][1]: e for e in imports()}
+    eventually(lambda: len(import_events(audit)) >= 2,
+               what="two Import events after the association")
+    by_study = {json.loads(str(e["objects"]))[0][1]: e for e in import_events(audit)}
     assert set(by_study) == {sent.ct.study_uid, sent.mr.study_uid}
-    assert len(imports()) == 2
+    assert len(import_events(audit)) == 2
     for event in by_study.values():
         assert (event["actor"], event["outcome"], event["source"]) == ("STORESCU", 0, "127.0.0.1")
     assert by_study[sent.ct.study_uid]["detail"].startswith("12 instance(s) stored")
-    assert sent.ct.patient.name not in json.dumps(imports())
+    assert sent.ct.patient.name not in json.dumps(import_events(audit))
     assert audit.verify() is None
     assert ImportLedger(audit).interrupted() == []  # closed with its events
 
@@ -253,7 +252,7 @@ def test_stopping_the_node_aborts_an_open_association_and_records_its_import(
 
     eventually(lambda: association.is_aborted, what="the sender's association aborted")
     audit = running_node.workstation.audit
-    (event,) = [e for e in audit.events() if e["event_id"] == "110107"]
+    (event,) = import_events(audit)
     assert json.loads(str(event["objects"])) == [["study", sent.ct.study_uid]]
     assert str(event["detail"]).startswith("1 instance(s) stored"), event["detail"]
     assert ImportLedger(audit).interrupted() == []

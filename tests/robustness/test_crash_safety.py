@@ -32,9 +32,10 @@ from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
 
-from app.audit import EventId, Outcome
+from app.audit import Outcome
 from app.import_ledger import ImportLedger
 from app.workstation import Workstation, open_workstation
+from tests.helpers import import_events
 from tests.robustness.node_process import (
     HOST,
     ServeProcess,
@@ -162,11 +163,10 @@ def check_after_restart(reader: Workstation, pacs: Pacs) -> set[str]:
 def imports_audited(reader: Workstation) -> dict[str, list[dict[str, object]]]:
     """The Import audit events (DCM 110107) by the study they name."""
     events: dict[str, list[dict[str, object]]] = {}
-    for event in reader.audit.events():
-        if event["event_id"] == EventId.IMPORT:
-            for kind, uid in json.loads(str(event["objects"])):
-                if kind == "study":
-                    events.setdefault(uid, []).append(event)
+    for event in import_events(reader.audit):
+        for kind, uid in json.loads(str(event["objects"])):
+            if kind == "study":
+                events.setdefault(uid, []).append(event)
     return events
 
 

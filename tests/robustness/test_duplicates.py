@@ -28,6 +28,7 @@ from tests.helpers import (
     dataset_bytes_without_meta,
     encode,
     eventually,
+    import_events,
     make_instance,
 )
 from tests.robustness.store_consistency import assert_index_matches_disk
@@ -98,14 +99,11 @@ def import_totals(node: RunningNode, events: int) -> tuple[int, int, int]:
     ``events`` are there (the node records them as each connection closes)."""
     audit = node.workstation.audit
 
-    def audited() -> list[dict[str, object]]:
-        return [event for event in audit.events() if event["event_id"] == "110107"]
-
-    eventually(lambda: len(audited()) >= events, within=NETWORK_TIMEOUT,
+    eventually(lambda: len(import_events(audit)) >= events, within=NETWORK_TIMEOUT,
                what=f"{events} Import events")
-    assert len(audited()) == events
+    assert len(import_events(audit)) == events
     totals = [0, 0, 0]
-    for event in audited():
+    for event in import_events(audit):
         match = IMPORT_DETAIL.match(str(event["detail"]))
         assert match, f"unexpected Import detail: {event['detail']}"
         for position, value in enumerate(match.groups()):
